@@ -141,7 +141,7 @@ export class RaftLog {
   }
 
   firstIndex(): number {
-    return this.unstable.maybeFirstIndex() ?? this.storage.firstIndex();
+    return this.storage.firstIndex();
   }
 
   lastIndex(): number {

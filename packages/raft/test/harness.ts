@@ -9,6 +9,7 @@ import {
   MemoryStorage,
   type Message,
   type MessageType,
+  RaftError,
   RawNode,
   SeededRand,
   type Snapshot,
@@ -91,7 +92,12 @@ export class Cluster {
     if (rd.snapshot !== null) n.applied = [];
     for (const e of rd.committedEntries) {
       n.applied.push(e);
-      if (e.type === EntryType.ConfChange) n.node.applyConfChange(decodeConfChange(e.data));
+      if (e.type === EntryType.ConfChange) {
+        const cs = n.node.applyConfChange(decodeConfChange(e.data));
+        // Like etcd's server, keep the latest snapshot's configuration current, so that a member
+        // added now can be caught up by a snapshot that includes it.
+        n.storage.createSnapshot(e.index, cs, new Uint8Array(0));
+      }
     }
     for (const rs of rd.readStates)
       n.readStates.push({ index: rs.index, ctx: new TextDecoder().decode(rs.requestCtx) });
@@ -103,7 +109,12 @@ export class Cluster {
     const to = this.nodes.get(m.to);
     if (to === undefined) return;
     this.delivered.push(m);
-    to.node.step(m);
+    try {
+      to.node.step(m);
+    } catch (err) {
+      // A removed member may still answer; its responses are expected to be refused.
+      if (!(err instanceof RaftError && err.code === 'StepPeerNotFound')) throw err;
+    }
   }
 
   tickAll(n = 1): void {

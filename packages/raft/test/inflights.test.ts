@@ -96,36 +96,45 @@ describe('Inflights', () => {
   it('behaves like an array model and never outgrows its capacity', () => {
     // Random add/freeLE/reset sequences match a plain-array model, and storage stays within capacity.
     const op = fc.oneof(
-      fc.record({ kind: fc.constant('add' as const), step: fc.integer({ min: 1, max: 3 }), bytes: fc.nat(50) }),
+      fc.record({
+        kind: fc.constant('add' as const),
+        step: fc.integer({ min: 1, max: 3 }),
+        bytes: fc.nat(50),
+      }),
       fc.record({ kind: fc.constant('free' as const), back: fc.nat(6) }),
       fc.record({ kind: fc.constant('reset' as const) }),
     );
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 9 }), fc.nat(150), fc.array(op, { maxLength: 80 }), (cap, maxBytes, ops) => {
-        const inf = new Inflights(cap, maxBytes);
-        let model: { index: number; bytes: number }[] = [];
-        let last = 0;
-        for (const o of ops) {
-          if (o.kind === 'add') {
-            if (inf.full()) continue;
-            last += o.step;
-            inf.add(last, o.bytes);
-            model.push({ index: last, bytes: o.bytes });
-          } else if (o.kind === 'free') {
-            const to = last - o.back;
-            inf.freeLE(to);
-            model = model.filter((m) => m.index > to);
-          } else {
-            inf.reset();
-            model = [];
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.nat(150),
+        fc.array(op, { maxLength: 80 }),
+        (cap, maxBytes, ops) => {
+          const inf = new Inflights(cap, maxBytes);
+          let model: { index: number; bytes: number }[] = [];
+          let last = 0;
+          for (const o of ops) {
+            if (o.kind === 'add') {
+              if (inf.full()) continue;
+              last += o.step;
+              inf.add(last, o.bytes);
+              model.push({ index: last, bytes: o.bytes });
+            } else if (o.kind === 'free') {
+              const to = last - o.back;
+              inf.freeLE(to);
+              model = model.filter((m) => m.index > to);
+            } else {
+              inf.reset();
+              model = [];
+            }
+            const bytes = model.reduce((s, m) => s + m.bytes, 0);
+            expect(inf.count()).toBe(model.length);
+            expect(inf.bytes()).toBe(bytes);
+            expect(inf.full()).toBe(model.length === cap || (maxBytes > 0 && bytes >= maxBytes));
+            expect(inf.allocatedSlots()).toBeLessThanOrEqual(cap);
           }
-          const bytes = model.reduce((s, m) => s + m.bytes, 0);
-          expect(inf.count()).toBe(model.length);
-          expect(inf.bytes()).toBe(bytes);
-          expect(inf.full()).toBe(model.length === cap || (maxBytes > 0 && bytes >= maxBytes));
-          expect(inf.allocatedSlots()).toBeLessThanOrEqual(cap);
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });

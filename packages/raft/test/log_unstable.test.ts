@@ -240,7 +240,11 @@ const unstableOpArb: fc.Arbitrary<UnstableOp> = fc.oneof(
   },
   {
     weight: 3,
-    arbitrary: fc.record({ kind: fc.constant('stable' as const), back: fc.nat(6), termMatches: fc.boolean() }),
+    arbitrary: fc.record({
+      kind: fc.constant('stable' as const),
+      back: fc.nat(6),
+      termMatches: fc.boolean(),
+    }),
   },
   {
     weight: 1,
@@ -286,7 +290,9 @@ function stepUnstable(u: Unstable, m: UnstableModel, op: UnstableOp): void {
     case 'restore': {
       const s = snap(last + op.ahead, op.term);
       u.restore(s);
-      m.log = Array.from({ length: s.metadata.index + 1 }, (_, k) => ent(k, k === s.metadata.index ? op.term : 0));
+      m.log = Array.from({ length: s.metadata.index + 1 }, (_, k) =>
+        ent(k, k === s.metadata.index ? op.term : 0),
+      );
       m.persistedBelow = s.metadata.index + 1;
       m.snapshot = s;
       return;
@@ -302,7 +308,7 @@ function checkUnstable(u: Unstable, m: UnstableModel): void {
   const want = m.log.slice(m.persistedBelow);
   expect(u.offset).toBe(m.persistedBelow);
   expect(u.entries).toEqual(want);
-  u.entries.forEach((e, k) => expect(e.index).toBe(u.offset + k));
+  for (const [k, e] of u.entries.entries()) expect(e.index).toBe(u.offset + k);
   expect(u.snapshot).toBe(m.snapshot);
   const wantLast = want.length > 0 ? m.log.length - 1 : m.snapshot?.metadata.index;
   expect(u.maybeLastIndex()).toBe(wantLast);

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { AssertionError } from '../src/errors.js';
 import { Inflights, Progress, ProgressState } from '../src/tracker/index.js';
 
-function progress(fields: Partial<Pick<Progress, 'match' | 'next' | 'state' | 'pendingSnapshot'>> = {}): Progress {
+function progress(
+  fields: Partial<Pick<Progress, 'match' | 'next' | 'state' | 'pendingSnapshot'>> = {},
+): Progress {
   const pr = new Progress(fields.next ?? 1, new Inflights(256, 0), false);
   pr.match = fields.match ?? 0;
   pr.state = fields.state ?? ProgressState.Probe;

@@ -20,7 +20,10 @@ function wins(ids: readonly number[], votes: ReadonlyMap<number, boolean>): bool
 }
 
 /** Brute force: try every completion of the missing votes; Won if all win, Lost if none does. */
-function refVoteResult(halves: readonly (readonly number[])[], votes: ReadonlyMap<number, boolean>): VoteResult {
+function refVoteResult(
+  halves: readonly (readonly number[])[],
+  votes: ReadonlyMap<number, boolean>,
+): VoteResult {
   const missing = [...new Set(halves.flat())].filter((id) => !votes.has(id));
   let won = 0;
   const total = 2 ** missing.length;

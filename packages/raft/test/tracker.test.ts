@@ -25,7 +25,13 @@ describe('ProgressTracker', () => {
   it('starts empty', () => {
     // A new tracker has an empty, non-joint config and no peers.
     const t = new ProgressTracker(4, 100);
-    expect(t.confState()).toEqual({ voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+    expect(t.confState()).toEqual({
+      voters: [],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    });
     expect(t.isSingleton()).toBe(false);
     expect(t.maxInflight).toBe(4);
     expect(t.maxInflightBytes).toBe(100);
@@ -46,7 +52,9 @@ describe('ProgressTracker', () => {
     });
     expect(t.voterNodes()).toEqual([1, 2, 3, 5]);
     expect(t.learnerNodes()).toEqual([7, 9]);
-    expect(trackerConfigString(t.config)).toBe('voters=(1 2 3)&&(1 5) learners=(7 9) learners_next=(5) autoleave');
+    expect(trackerConfigString(t.config)).toBe(
+      'voters=(1 2 3)&&(1 5) learners=(7 9) learners_next=(5) autoleave',
+    );
   });
 
   it('is a singleton only with one voter and no joint config', () => {
