@@ -5,7 +5,7 @@ import { Unstable } from './log_unstable.js';
 import type { Logger } from './logger.js';
 import type { Storage } from './storage.js';
 import { type Entry, isEmptySnapshot, type Snapshot } from './types.js';
-import { countWithinBytes, entriesSizeBytes, limitSizeCount } from './util.js';
+import { countWithinBytes, entriesSizeBytes, isUnlimitedBytes, limitSizeCount } from './util.js';
 
 export class RaftLog {
   /** The entries persisted since the last snapshot. */
@@ -141,7 +141,7 @@ export class RaftLog {
   }
 
   firstIndex(): number {
-    return this.storage.firstIndex();
+    return this.unstable.maybeFirstIndex() ?? this.storage.firstIndex();
   }
 
   lastIndex(): number {
@@ -264,7 +264,9 @@ export class RaftLog {
     const stored = this.storageEntries(lo, offset, maxSizeBytes);
     if (stored.length < offset - lo) return stored; // The size limit was reached in storage.
     // Spend what is left of the budget on the unstable part; stored is non-empty, so 0 is fine.
-    const budgetBytes = maxSizeBytes - entriesSizeBytes(stored);
+    const budgetBytes = isUnlimitedBytes(maxSizeBytes)
+      ? maxSizeBytes
+      : maxSizeBytes - entriesSizeBytes(stored);
     const n = countWithinBytes(this.unstable.entries, 0, hi - offset, budgetBytes);
     for (let k = 0; k < n; k++) stored.push(this.unstable.entries[k]!);
     return stored;

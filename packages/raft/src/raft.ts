@@ -143,7 +143,7 @@ export class Raft {
       // Proposals and read requests are forwarded as local messages and carry no term.
       if (t !== MessageType.Prop && t !== MessageType.ReadIndex) term = this.term;
     }
-    this.msgs.push(message({ ...fields, from: fields.from ?? this.id, term }));
+    this.msgs.push(message(fields, fields.from ?? this.id, term));
   }
 
   /** Sends an append (possibly empty, to carry the commit index) or a snapshot to `to`. */

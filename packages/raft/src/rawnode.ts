@@ -141,7 +141,7 @@ export class RawNode {
     const hs = r.hardState();
     if (!isEmptyHardStateFields(hs) && !hardStateEqual(hs, this.prevHardState)) return true;
     if (r.raftLog.hasPendingSnapshot()) return true;
-    if (r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 || r.raftLog.hasNextEnts()) return true;
+    if (r.msgs.length > 0 || r.raftLog.hasUnstableEntries() || r.raftLog.hasNextEnts()) return true;
     return r.readStates.length > 0;
   }
 

@@ -157,21 +157,27 @@ export function isEmptySnapshot(snap: Snapshot | null): boolean {
   return snap === null || snap.metadata.index === 0;
 }
 
-/** Builds a message with every field defaulted; only the fields given differ. */
-export function message(fields: Partial<Message> & Pick<Message, 'type'>): Message {
+const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
+
+/**
+ * Builds a message with every field defaulted; only the fields given differ. Every message is
+ * built here with the same field order, so all messages share one hidden class and the hot paths
+ * that read them stay monomorphic (spreading differently shaped objects made them megamorphic).
+ */
+export function message(f: Partial<Message> & Pick<Message, 'type'>, from = f.from, term = f.term): Message {
   return {
-    to: NONE,
-    from: NONE,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: EMPTY_BYTES,
-    ...fields,
+    type: f.type,
+    to: f.to ?? NONE,
+    from: from ?? NONE,
+    term: term ?? 0,
+    logTerm: f.logTerm ?? 0,
+    index: f.index ?? 0,
+    entries: f.entries ?? NO_ENTRIES,
+    commit: f.commit ?? 0,
+    snapshot: f.snapshot ?? null,
+    reject: f.reject ?? false,
+    rejectHint: f.rejectHint ?? 0,
+    context: f.context ?? EMPTY_BYTES,
   };
 }
 

@@ -16,6 +16,11 @@ export function payloadsSizeBytes(ents: readonly Entry[]): number {
   return sizeBytes;
 }
 
+/** Whether a size bound is "no limit": Infinity, or any bound no log can reach. */
+export function isUnlimitedBytes(maxSizeBytes: number): boolean {
+  return maxSizeBytes >= Number.MAX_SAFE_INTEGER;
+}
+
 /**
  * How many leading entries of ents[start, end) fit in budgetBytes in total; may be 0. Callers that
  * combine several sources (storage, then the unstable log) use it to spend one budget across them.
@@ -26,8 +31,7 @@ export function countWithinBytes(
   end: number,
   budgetBytes: number,
 ): number {
-  // Infinity (or any bound no log can reach) means "no limit": skip the sizing loop entirely.
-  if (budgetBytes >= Number.MAX_SAFE_INTEGER) return end - start;
+  if (isUnlimitedBytes(budgetBytes)) return end - start; // Skip the sizing loop entirely.
   let sizeBytes = 0;
   let i = start;
   for (; i < end; i++) {
