@@ -26,8 +26,10 @@ if (!existsSync(report)) {
 }
 const result = JSON.parse(readFileSync(report, 'utf8'));
 const passed = result.numPassedTests ?? 0;
-// Suites that fail to load count as failures too: a broken import must not read as green.
-const failed = (result.numFailedTests ?? 0) + (result.numFailedTestSuites ?? 0);
+// A test file that fails to load (a broken import) has no tests but must still count as a failure.
+const brokenFiles = (result.testResults ?? []).filter((f) => f.status === 'failed' && f.assertionResults.length === 0);
+for (const f of brokenFiles) console.log(`test file failed to load: ${f.name}`);
+const failed = (result.numFailedTests ?? 0) + brokenFiles.length;
 const total = result.numTotalTests ?? 0;
 if (total === 0) console.log('vitest ran no test');
 console.log(`${passed} passed, ${failed} failed`);
