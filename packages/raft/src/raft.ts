@@ -604,7 +604,21 @@ export class Raft {
         this.vote = m.from;
       }
     } else {
-      this.send({ type: voteRespMsgType(m.type), to: m.from, term: this.term, reject: true });
+      // Keelson extension (not in etcd): the rejection carries our commit index, capped at the
+      // candidate's last index, and our term there. A candidate whose log has that same entry
+      // holds, by Log Matching, exactly our prefix up to it, all of it committed, so it may commit
+      // it. This breaks a deadlock etcd has: after a leader removes itself, a survivor holding the
+      // removal entry may not know it committed, so it still needs the removed node's vote, which
+      // the removed node (longer log, never campaigning) refuses forever.
+      const hintIndex = Math.min(this.raftLog.committed, m.index);
+      this.send({
+        type: voteRespMsgType(m.type),
+        to: m.from,
+        term: this.term,
+        reject: true,
+        commit: hintIndex,
+        logTerm: this.raftLog.zeroTermOnOutOfRange(hintIndex),
+      });
     }
   }
 

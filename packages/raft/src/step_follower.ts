@@ -87,6 +87,7 @@ export function stepCandidate(r: Raft, m: Message): void {
       return;
   }
   if (m.type !== myVoteResp) return;
+  if (m.reject) learnCommitFromRejection(r, m);
   const { granted, rejected, result } = r.poll(m.from, m.type, !m.reject);
   r.logger.debug('tallied votes', { id: r.id, granted, rejected, type: MessageType[m.type] });
   if (result === VoteResult.Won) {
@@ -99,6 +100,17 @@ export function stepCandidate(r: Raft, m: Message): void {
   } else if (result === VoteResult.Lost) {
     // A PreVoteResp carries the pre-candidate's future term; keep our own.
     r.becomeFollower(r.term, NONE);
+  }
+}
+
+/**
+ * A vote rejection may carry the voter's commit index and its term there (see handleVoteRequest).
+ * If our log has that entry, our prefix up to it is the voter's, which the voter knows committed.
+ */
+function learnCommitFromRejection(r: Raft, m: Message): void {
+  if (m.commit > r.raftLog.committed && r.raftLog.matchTerm(m.commit, m.logTerm)) {
+    r.logger.info('learned commit index from a vote rejection', { id: r.id, from: m.from, commit: m.commit });
+    r.raftLog.commitTo(m.commit);
   }
 }
 

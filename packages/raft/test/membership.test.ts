@@ -4,6 +4,7 @@ import {
   ConfChangeType,
   EMPTY_BYTES,
   MemoryStorage,
+  MessageType,
   StateType,
 } from '@keelson/raft';
 import { describe, expect, it } from 'vitest';
@@ -158,5 +159,31 @@ describe('membership changes', () => {
     c.stabilize();
     expect(c.appliedData(2)).toContain('after-removal');
     expect(c.appliedData(3)).toContain('after-removal');
+  });
+
+  it('a survivor learns the leader removed itself even if the leader stepped down before telling it', () => {
+    // Proves the vote-rejection commit hint breaks the removed-leader deadlock (found by the simulator).
+    const c = new Cluster([1, 2]);
+    c.elect(1);
+    // From now on 1 gets nothing to 2 past index 3 and no commit notice of index 3: only its
+    // answers to votes get through.
+    c.filters.push(
+      (m) =>
+        !(
+          m.from === 1 &&
+          m.type !== MessageType.VoteResp &&
+          m.type !== MessageType.PreVoteResp &&
+          (m.entries.some((e) => e.index >= 4) || m.commit >= 3)
+        ),
+    );
+    c.get(1).node.proposeConfChange(cc([[ConfChangeType.RemoveNode, 1]]));
+    c.get(1).node.propose(enc('tail'));
+    c.stabilize();
+    expect(c.get(1).node.state).toBe(StateType.Follower);
+    expect(c.get(1).node.status().config.voters).toEqual([2]);
+    expect(c.get(2).node.status().config.voters).toEqual([1, 2]);
+    for (let i = 0; i < 100 && c.get(2).node.state !== StateType.Leader; i++) c.tickAll();
+    expect(c.get(2).node.state).toBe(StateType.Leader);
+    expect(c.get(2).node.status().config.voters).toEqual([2]);
   });
 });
