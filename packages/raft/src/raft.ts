@@ -650,6 +650,11 @@ export class Raft {
       }
       return cs;
     }
+    if ((this.state === StateType.Candidate || this.state === StateType.PreCandidate) && !this.promotable()) {
+      // A campaign for a configuration that no longer has us as a voter must not be won.
+      this.becomeFollower(this.term, NONE);
+      return cs;
+    }
     if (this.state !== StateType.Leader || cs.voters.length === 0) return cs;
     if (this.maybeCommit()) {
       // The new configuration may let more entries commit: tell everyone.

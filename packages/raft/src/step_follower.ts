@@ -87,7 +87,7 @@ export function stepCandidate(r: Raft, m: Message): void {
       return;
   }
   if (m.type !== myVoteResp) return;
-  if (m.reject) learnCommitFromRejection(r, m);
+  if (m.reject && learnCommitFromRejection(r, m)) return;
   const { granted, rejected, result } = r.poll(m.from, m.type, !m.reject);
   r.logger.debug('tallied votes', { id: r.id, granted, rejected, type: MessageType[m.type] });
   if (result === VoteResult.Won) {
@@ -107,11 +107,16 @@ export function stepCandidate(r: Raft, m: Message): void {
  * A vote rejection may carry the voter's commit index and its term there (see handleVoteRequest).
  * If our log has that entry, our prefix up to it is the voter's, which the voter knows committed.
  */
-function learnCommitFromRejection(r: Raft, m: Message): void {
+function learnCommitFromRejection(r: Raft, m: Message): boolean {
   if (m.commit > r.raftLog.committed && r.raftLog.matchTerm(m.commit, m.logTerm)) {
     r.logger.info('learned commit index from a vote rejection', { id: r.id, from: m.from, commit: m.commit });
     r.raftLog.commitTo(m.commit);
+    // The newly committed entries may change the configuration this campaign counts votes in
+    // (even remove us). Abandon it: apply them as a follower and campaign again after a timeout.
+    r.becomeFollower(r.term, NONE);
+    return true;
   }
+  return false;
 }
 
 function handleAppendEntries(r: Raft, m: Message): void {
