@@ -14,5 +14,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // vitest defaults to cores - 1 workers; on the 2-core CI machine that is one. The simulator's
+    // volume files are CPU-bound and independent, so use both cores.
+    maxWorkers: 2,
   },
 });

@@ -6,7 +6,16 @@
 //
 // Exit status 0 means every mutant was caught; the report lists the invariant and seed per bug.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,17 +26,53 @@ export const MUTANTS = [
   {
     name: 'commit-prior-term-by-counting',
     bug: 'commit a prior-term entry by counting replicas',
-    edits: [['log.ts', 'if (maxIndex > this.committed && this.zeroTermOnOutOfRange(maxIndex) === term) {', 'if (maxIndex > this.committed && this.zeroTermOnOutOfRange(maxIndex) <= term) {']],
+    edits: [
+      [
+        'log.ts',
+        'if (maxIndex > this.committed && this.zeroTermOnOutOfRange(maxIndex) === term) {',
+        'if (maxIndex > this.committed && this.zeroTermOnOutOfRange(maxIndex) <= term) {',
+      ],
+    ],
+  },
+  {
+    // The same bug with the core's own assertion that notices it disabled, to show that the
+    // simulator's safety checker (not only the core's assertions) catches the consequence.
+    name: 'commit-prior-term-by-counting-no-assert',
+    bug: 'commit a prior-term entry by counting replicas (core assertion removed)',
+    edits: [
+      [
+        'log.ts',
+        'if (maxIndex > this.committed && this.zeroTermOnOutOfRange(maxIndex) === term) {',
+        'if (maxIndex > this.committed && this.zeroTermOnOutOfRange(maxIndex) <= term) {',
+      ],
+      [
+        'step_leader.ts',
+        "  assert(r.committedEntryInCurrentTerm(), 'pending reads released before the first commit of the term');\n",
+        '',
+      ],
+    ],
   },
   {
     name: 'forget-to-persist-vote',
     bug: 'forget to persist the vote',
-    edits: [['rawnode.ts', 'hardState: hardChanged ? hs : null,', 'hardState: hardChanged ? { ...hs, vote: 0 } : null,']],
+    edits: [
+      [
+        'rawnode.ts',
+        'hardState: hardChanged ? hs : null,',
+        'hardState: hardChanged ? { ...hs, vote: 0 } : null,',
+      ],
+    ],
   },
   {
     name: 'vote-for-shorter-log',
     bug: 'grant a vote to a candidate with a shorter log',
-    edits: [['raft.ts', 'if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {', 'if (canVote && m.logTerm >= this.raftLog.lastTerm()) {']],
+    edits: [
+      [
+        'raft.ts',
+        'if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {',
+        'if (canVote && m.logTerm >= this.raftLog.lastTerm()) {',
+      ],
+    ],
   },
   {
     name: 'prevote-bumps-term',
@@ -43,14 +88,25 @@ export const MUTANTS = [
   {
     name: 'readindex-without-heartbeat',
     bug: 'answer a ReadIndex without the heartbeat round',
-    edits: [['step_leader.ts', 'if (r.readOnlyOption === ReadOnlyOption.LeaseBased) {', 'if (r.readOnlyOption === ReadOnlyOption.LeaseBased || true) {']],
+    edits: [
+      [
+        'step_leader.ts',
+        'if (r.readOnlyOption === ReadOnlyOption.LeaseBased) {',
+        'if (r.readOnlyOption === ReadOnlyOption.LeaseBased || true) {',
+      ],
+    ],
   },
   {
     name: 'apply-stale-snapshot',
     bug: 'apply a snapshot older than the commit index',
     edits: [
       ['raft.ts', '    if (index <= this.raftLog.committed) return false;\n', ''],
-      ['log.ts', '    assert(index >= this.committed, () => `snapshot ${index} would move committed ${this.committed} back`);\n', ''],
+      [
+        'log.ts',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: this is the source text to find, not a template.
+        '    assert(index >= this.committed, () => `snapshot ${index} would move committed ${this.committed} back`);\n',
+        '',
+      ],
     ],
   },
 ];
@@ -61,7 +117,10 @@ function parseArgs(argv) {
     if (argv[i] === '--seeds') args.seeds = Number(argv[++i]);
     else if (argv[i] === '--only') args.only = argv[++i];
     else if (argv[i] === '--json') args.json = true;
-    else throw new Error(`unknown argument ${argv[i]}; usage: node scripts/mutants.mjs [--seeds N] [--only NAME] [--json]`);
+    else
+      throw new Error(
+        `unknown argument ${argv[i]}; usage: node scripts/mutants.mjs [--seeds N] [--only NAME] [--json]`,
+      );
   }
   return args;
 }
@@ -69,7 +128,8 @@ function parseArgs(argv) {
 /** A copy of the workspace whose node_modules links to the real one, except our own packages. */
 function makeWorkspace() {
   const dir = mkdtempSync(join(tmpdir(), 'keelson-mutant-'));
-  for (const f of ['package.json', 'tsconfig.base.json', 'tsconfig.json']) cpSync(join(root, f), join(dir, f));
+  for (const f of ['package.json', 'tsconfig.base.json', 'tsconfig.json'])
+    cpSync(join(root, f), join(dir, f));
   for (const p of ['raft', 'raft-sim', 'cli']) {
     cpSync(join(root, 'packages', p), join(dir, 'packages', p), {
       recursive: true,
@@ -81,7 +141,8 @@ function makeWorkspace() {
     if (e === '@keelson' || e === '.bin' || e.startsWith('.')) continue;
     symlinkSync(join(root, 'node_modules', e), join(dir, 'node_modules', e));
   }
-  for (const p of ['raft', 'raft-sim', 'cli']) symlinkSync(join(dir, 'packages', p), join(dir, 'node_modules', '@keelson', p));
+  for (const p of ['raft', 'raft-sim', 'cli'])
+    symlinkSync(join(dir, 'packages', p), join(dir, 'node_modules', '@keelson', p));
   return dir;
 }
 
@@ -89,7 +150,8 @@ function applyEdits(dir, edits) {
   for (const [file, find, replace] of edits) {
     const path = join(dir, 'packages', 'raft', 'src', file);
     const text = readFileSync(path, 'utf8');
-    if (!text.includes(find)) throw new Error(`mutant edit no longer applies to ${file}: ${JSON.stringify(find.slice(0, 80))}`);
+    if (!text.includes(find))
+      throw new Error(`mutant edit no longer applies to ${file}: ${JSON.stringify(find.slice(0, 80))}`);
     writeFileSync(path, text.replace(find, replace));
   }
 }
@@ -100,16 +162,23 @@ function runMutant(m, seeds) {
     applyEdits(dir, m.edits);
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const build = spawnSync(process.execPath, [tsc, '-b', 'packages/cli'], { cwd: dir, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`mutant ${m.name} does not build:\n${build.stdout}${build.stderr}`);
+    if (build.status !== 0)
+      throw new Error(`mutant ${m.name} does not build:\n${build.stdout}${build.stderr}`);
     const started = Date.now();
     const soak = spawnSync(
       process.execPath,
-      ['packages/cli/dist/main.js', 'sim', 'soak', '--seeds', String(seeds), '--start', '1', '--json'],
+      ['packages/cli/dist/main.js', 'sim', 'soak', '--seeds', String(seeds), '--start', '1', '--jobs', '2', '--json'],
       { cwd: dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60 * 1000 },
     );
     const lines = soak.stdout.trim().split('\n');
     const summary = JSON.parse(lines[lines.length - 1] ?? '{}');
-    return { name: m.name, bug: m.bug, caught: soak.status === 1 && summary.violation != null, seconds: (Date.now() - started) / 1000, summary };
+    return {
+      name: m.name,
+      bug: m.bug,
+      caught: soak.status === 1 && summary.violation != null,
+      seconds: (Date.now() - started) / 1000,
+      summary,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -117,7 +186,8 @@ function runMutant(m, seeds) {
 
 const args = parseArgs(process.argv.slice(2));
 const chosen = MUTANTS.filter((m) => args.only === null || m.name === args.only);
-if (chosen.length === 0) throw new Error(`no mutant named ${args.only}; known: ${MUTANTS.map((m) => m.name).join(', ')}`);
+if (chosen.length === 0)
+  throw new Error(`no mutant named ${args.only}; known: ${MUTANTS.map((m) => m.name).join(', ')}`);
 const results = [];
 for (const m of chosen) {
   process.stderr.write(`mutant ${m.name} (${m.bug}): soaking up to ${args.seeds} seeds…\n`);
@@ -131,5 +201,9 @@ for (const m of chosen) {
   );
 }
 if (args.json) console.log(JSON.stringify(results, null, 2));
-else for (const r of results) console.log(`${r.caught ? 'caught' : 'MISSED'}\t${r.name}\t${r.summary.violation?.invariant ?? '-'}\t${r.summary.violation?.seed ?? '-'}`);
+else
+  for (const r of results)
+    console.log(
+      `${r.caught ? 'caught' : 'MISSED'}\t${r.name}\t${r.summary.violation?.invariant ?? '-'}\t${r.summary.violation?.seed ?? '-'}`,
+    );
 process.exit(results.every((r) => r.caught) ? 0 : 1);

@@ -27,7 +27,9 @@ if (!existsSync(report)) {
 const result = JSON.parse(readFileSync(report, 'utf8'));
 const passed = result.numPassedTests ?? 0;
 // A test file that fails to load (a broken import) has no tests but must still count as a failure.
-const brokenFiles = (result.testResults ?? []).filter((f) => f.status === 'failed' && f.assertionResults.length === 0);
+const brokenFiles = (result.testResults ?? []).filter(
+  (f) => f.status === 'failed' && f.assertionResults.length === 0,
+);
 for (const f of brokenFiles) console.log(`test file failed to load: ${f.name}`);
 const failed = (result.numFailedTests ?? 0) + brokenFiles.length;
 const total = result.numTotalTests ?? 0;

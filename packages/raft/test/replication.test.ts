@@ -142,7 +142,7 @@ describe('snapshots and compaction', () => {
     c.stabilize();
     const leader = c.get(1);
     const applied = leader.node.status().applied;
-    leader.storage.createSnapshot(applied, leader.node.status().config, enc('state@' + applied));
+    leader.storage.createSnapshot(applied, leader.node.status().config, enc(`state@${applied}`));
     leader.storage.compact(applied);
     c.heal();
     c.delivered = [];
