@@ -167,7 +167,18 @@ function runMutant(m, seeds) {
     const started = Date.now();
     const soak = spawnSync(
       process.execPath,
-      ['packages/cli/dist/main.js', 'sim', 'soak', '--seeds', String(seeds), '--start', '1', '--jobs', '2', '--json'],
+      [
+        'packages/cli/dist/main.js',
+        'sim',
+        'soak',
+        '--seeds',
+        String(seeds),
+        '--start',
+        '1',
+        '--jobs',
+        '2',
+        '--json',
+      ],
       { cwd: dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60 * 1000 },
     );
     const lines = soak.stdout.trim().split('\n');
