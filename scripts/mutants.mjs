@@ -211,6 +211,12 @@ for (const m of chosen) {
       : `  NOT caught in ${r.summary.runs ?? '?'} runs (${r.seconds.toFixed(1)} s)\n`,
   );
 }
+if (args.only === null) {
+  const out = join(root, 'bench', 'results', 'raft-mutants.json');
+  const report = { date: new Date().toISOString(), seedsPerMutant: args.seeds, results };
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stderr.write(`wrote ${out}\n`);
+}
 if (args.json) console.log(JSON.stringify(results, null, 2));
 else
   for (const r of results)
