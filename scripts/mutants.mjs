@@ -2,8 +2,10 @@
 // directory, break the Raft core there in exactly that way, build it, and soak the simulator until
 // it reports a violation (or the seed budget runs out). The real sources are never touched.
 //
-//   node scripts/mutants.mjs [--seeds N] [--only NAME] [--json]
+//   node scripts/mutants.mjs [--seeds N] [--only NAME] [--json] [--volume]
 //
+// With --volume, each mutant faces CI's own volume tests (the 1,000 fast-check schedules of
+// packages/raft-sim/test/volume-*.test.ts) instead of a soak.
 // Exit status 0 means every mutant was caught; the report lists the invariant and seed per bug.
 import { spawnSync } from 'node:child_process';
 import {
@@ -112,11 +114,12 @@ export const MUTANTS = [
 ];
 
 function parseArgs(argv) {
-  const args = { seeds: 2000, only: null, json: false };
+  const args = { seeds: 2000, only: null, json: false, volume: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--seeds') args.seeds = Number(argv[++i]);
     else if (argv[i] === '--only') args.only = argv[++i];
     else if (argv[i] === '--json') args.json = true;
+    else if (argv[i] === '--volume') args.volume = true;
     else
       throw new Error(
         `unknown argument ${argv[i]}; usage: node scripts/mutants.mjs [--seeds N] [--only NAME] [--json]`,
@@ -128,8 +131,9 @@ function parseArgs(argv) {
 /** A copy of the workspace whose node_modules links to the real one, except our own packages. */
 function makeWorkspace() {
   const dir = mkdtempSync(join(tmpdir(), 'keelson-mutant-'));
-  for (const f of ['package.json', 'tsconfig.base.json', 'tsconfig.json'])
+  for (const f of ['package.json', 'tsconfig.base.json', 'tsconfig.json', 'vitest.config.ts']) {
     cpSync(join(root, f), join(dir, f));
+  }
   for (const p of ['raft', 'raft-sim', 'cli']) {
     cpSync(join(root, 'packages', p), join(dir, 'packages', p), {
       recursive: true,
@@ -156,6 +160,31 @@ function applyEdits(dir, edits) {
   }
 }
 
+/** Runs CI's volume tests in the mutated workspace; a failing test reports the invariant and seed. */
+function runVolume(m, dir) {
+  const started = Date.now();
+  const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+  const files = [1, 2, 3, 4].map((i) => `packages/raft-sim/test/volume-${i}.test.ts`);
+  const run = spawnSync(process.execPath, [vitest, 'run', ...files], {
+    cwd: dir,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 30 * 60 * 1000,
+  });
+  const out = `${run.stdout}${run.stderr}`;
+  const found = out.match(/(\w+) violated at step \d+[^\n]*/);
+  const seed = out.match(/seed: (v1-[0-9a-z-]+)/);
+  const violation = found ? { invariant: found[1], message: found[0], seed: seed?.[1] ?? null } : null;
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    name: m.name,
+    bug: m.bug,
+    caught: run.status !== 0 && violation !== null,
+    seconds,
+    summary: { runs: 'volume', violation },
+  };
+}
+
 function runMutant(m, seeds) {
   const dir = makeWorkspace();
   try {
@@ -164,6 +193,7 @@ function runMutant(m, seeds) {
     const build = spawnSync(process.execPath, [tsc, '-b', 'packages/cli'], { cwd: dir, encoding: 'utf8' });
     if (build.status !== 0)
       throw new Error(`mutant ${m.name} does not build:\n${build.stdout}${build.stderr}`);
+    if (args.volume) return runVolume(m, dir);
     const started = Date.now();
     const soak = spawnSync(
       process.execPath,
@@ -201,7 +231,8 @@ if (chosen.length === 0)
   throw new Error(`no mutant named ${args.only}; known: ${MUTANTS.map((m) => m.name).join(', ')}`);
 const results = [];
 for (const m of chosen) {
-  process.stderr.write(`mutant ${m.name} (${m.bug}): soaking up to ${args.seeds} seeds…\n`);
+  const how = args.volume ? "CI's volume tests" : `a soak of up to ${args.seeds} seeds`;
+  process.stderr.write(`mutant ${m.name} (${m.bug}): running ${how}…\n`);
   const r = runMutant(m, args.seeds);
   results.push(r);
   const v = r.summary.violation;
@@ -212,8 +243,14 @@ for (const m of chosen) {
   );
 }
 if (args.only === null) {
-  const out = join(root, 'bench', 'results', 'raft-mutants.json');
-  const report = { date: new Date().toISOString(), seedsPerMutant: args.seeds, results };
+  const out = join(root, 'bench', 'results', args.volume ? 'raft-mutants-volume.json' : 'raft-mutants.json');
+  const mode = args.volume ? 'volume' : 'soak';
+  const report = {
+    date: new Date().toISOString(),
+    mode,
+    seedsPerMutant: args.volume ? null : args.seeds,
+    results,
+  };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stderr.write(`wrote ${out}\n`);
 }

@@ -103,6 +103,11 @@ export type ApplyListener = (node: SimNode, index: number, identity: number) => 
 export class Cluster {
   readonly nodes = new Map<number, SimNode>();
   now = 0;
+  /**
+   * Set during the fault phase of schedules with crashes: a node that has just granted a vote may
+   * crash right after sending it (see crashAfterGrantedVote).
+   */
+  voteCrashes = false;
   nextNodeId: number;
   onApply: ApplyListener | null = null;
   private lastLeaderTerm = 0;
@@ -335,6 +340,7 @@ export class Cluster {
     if (point === CrashPoint.AfterPersist) return this.crash(n, point);
     for (const m of rd.messages) this.send(m);
     if (point === CrashPoint.AfterSend) return this.crash(n, point);
+    if (this.crashAfterGrantedVote(rd)) return this.crash(n, CrashPoint.AfterSend);
     this.apply(n, rd);
     try {
       raw.advance();
@@ -521,6 +527,17 @@ export class Cluster {
   // ---- crashes, restarts, pauses, retirement ----
 
   /** Crashes n at `point`; returns true so that processReady can return it. */
+  /**
+   * Buggify (after FoundationDB): just after a vote is granted is the moment a crash matters most
+   * (a vote that did not reach the disk lets the node vote twice in one term), and a uniformly
+   * random crash lands there too rarely for a thousand schedules to find such a bug.
+   */
+  private crashAfterGrantedVote(rd: Ready): boolean {
+    if (!this.voteCrashes || (this.spec.crashPoints & CrashPoint.AfterSend) === 0) return false;
+    if (!rd.messages.some((m) => m.type === MessageType.VoteResp && !m.reject)) return false;
+    return this.rands.fault.intn(4) === 0;
+  }
+
   crash(n: SimNode, point: CrashPoint): true {
     n.crash();
     n.crashedUntil = this.now + 1 + this.rands.fault.intn(5 * this.spec.electionTick);

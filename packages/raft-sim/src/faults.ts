@@ -46,6 +46,7 @@ export class Faults {
   /** One step of the fault phase. */
   step(): void {
     const spec = this.c.spec;
+    this.c.voteCrashes = spec.crashPermille > 0;
     this.partitions();
     this.restartsAndResumes();
     if (this.permille(spec.crashPermille)) this.crashSomeone();
@@ -57,6 +58,7 @@ export class Faults {
 
   /** Ends every fault: the network heals, crashed nodes restart, paused nodes resume. */
   healAll(): void {
+    this.c.voteCrashes = false;
     const net = this.c.network;
     if (net.currentPartition() !== null) this.healPartition();
     // Liveness needs message round trips well inside the election timeout (Raft's timing
