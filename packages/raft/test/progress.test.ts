@@ -186,8 +186,10 @@ describe('Progress', () => {
         const pr = new Progress(next, new Inflights(4, 150), false);
         for (const o of ops) {
           if (o.k === 'update') pr.maybeUpdate(o.n);
-          else if (o.k === 'decr') pr.maybeDecrTo(o.rejected, o.hint);
-          else if (o.k === 'send' && pr.state !== ProgressState.Snapshot && !pr.isPaused()) {
+          else if (o.k === 'decr') {
+            // As stepLeader does: a rejection that moves a replicating follower back sends it to probing.
+            if (pr.maybeDecrTo(o.rejected, o.hint) && pr.state === ProgressState.Replicate) pr.becomeProbe();
+          } else if (o.k === 'send' && pr.state !== ProgressState.Snapshot && !pr.isPaused()) {
             pr.sentEntries(o.entries, o.bytes);
           } else if (o.k === 'probe') pr.becomeProbe();
           else if (o.k === 'replicate') pr.becomeReplicate();
@@ -200,5 +202,16 @@ describe('Progress', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('replays the seed that once broke the property above', () => {
+    // Proves the fixed model of the caller holds on the counterexample CI found (decr, then send).
+    const pr = new Progress(1, new Inflights(4, 150), false);
+    pr.becomeReplicate();
+    pr.sentEntries(1, 0);
+    if (pr.maybeDecrTo(1, 0) && pr.state === ProgressState.Replicate) pr.becomeProbe();
+    pr.sentEntries(1, 0);
+    expect(pr.state).toBe(ProgressState.Probe);
+    expect(pr.match).toBeLessThan(pr.next);
   });
 });
