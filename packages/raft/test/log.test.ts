@@ -4,27 +4,9 @@ import { AssertionError, RaftError, type RaftErrorCode } from '../src/errors.js'
 import { RaftLog } from '../src/log.js';
 import { silentLogger } from '../src/logger.js';
 import { MemoryStorage } from '../src/storage.js';
-import {
-  EMPTY_BYTES,
-  type Entry,
-  EntryType,
-  emptyConfState,
-  entrySizeBytes,
-  type Snapshot,
-} from '../src/types.js';
+import { EMPTY_BYTES, type Entry, entrySizeBytes } from '../src/types.js';
 import { limitSize } from '../src/util.js';
-
-function ent(index: number, term: number, dataLen = 0): Entry {
-  return { index, term, type: EntryType.Normal, data: dataLen === 0 ? EMPTY_BYTES : new Uint8Array(dataLen) };
-}
-
-function snap(index: number, term: number): Snapshot {
-  return { data: EMPTY_BYTES, metadata: { index, term, confState: emptyConfState() } };
-}
-
-function ids(ents: readonly Entry[]): [number, number][] {
-  return ents.map((e) => [e.index, e.term]);
-}
+import { ent, ids, snap } from './fixtures.js';
 
 /** Entries [(1, t1), (2, t2), ...] from a list of terms. */
 function ents(...terms: number[]): Entry[] {

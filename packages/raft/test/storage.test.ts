@@ -2,29 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AssertionError, RaftError, type RaftErrorCode } from '../src/errors.js';
 import { MemoryStorage } from '../src/storage.js';
-import {
-  type ConfState,
-  EMPTY_BYTES,
-  type Entry,
-  EntryType,
-  emptyConfState,
-  entrySizeBytes,
-  type Snapshot,
-} from '../src/types.js';
+import { type ConfState, EMPTY_BYTES, type Entry, emptyConfState, entrySizeBytes } from '../src/types.js';
 import { entriesSizeBytes, limitSize, payloadsSizeBytes } from '../src/util.js';
-
-function ent(index: number, term: number, dataLen = 0): Entry {
-  return { index, term, type: EntryType.Normal, data: dataLen === 0 ? EMPTY_BYTES : new Uint8Array(dataLen) };
-}
-
-function snap(index: number, term: number, confState: ConfState = emptyConfState()): Snapshot {
-  return { data: EMPTY_BYTES, metadata: { index, term, confState } };
-}
-
-/** (index, term) pairs, which is all the tables below care about. */
-function ids(ents: readonly Entry[]): [number, number][] {
-  return ents.map((e) => [e.index, e.term]);
-}
+import { ent, ids, snap } from './fixtures.js';
 
 function raftErrorCode(f: () => unknown): RaftErrorCode | 'ok' {
   try {
