@@ -16,6 +16,7 @@ import { stepLeader } from './step_leader.js';
 import { Inflights, Progress, ProgressTracker, type TrackerConfig } from './tracker/index.js';
 import {
   type ConfChange,
+  ConfChangeTransition,
   type ConfState,
   EMPTY_BYTES,
   type Entry,
@@ -25,13 +26,13 @@ import {
   MessageType,
   message,
   NONE,
-  payloadSizeBytes,
   type ReadState,
   type Snapshot,
   type SoftState,
   StateType,
   voteRespMsgType,
 } from './types.js';
+import { payloadsSizeBytes } from './util.js';
 
 export type CampaignType = 'pre-election' | 'election' | 'transfer';
 
@@ -178,7 +179,7 @@ export class Raft {
       entries: ents,
       commit: this.raftLog.committed,
     });
-    pr.sentEntries(ents.length, payloadsSize(ents));
+    pr.sentEntries(ents.length, payloadsSizeBytes(ents));
     pr.sentCommitTo(this.raftLog.committed);
     return true;
   }
@@ -268,7 +269,7 @@ export class Raft {
   }
 
   private increaseUncommittedSize(ents: readonly Entry[]): boolean {
-    const s = payloadsSize(ents);
+    const s = payloadsSizeBytes(ents);
     const max = this.cfg.maxUncommittedEntriesSizeBytes;
     // The first entry is always accepted, even if larger than the bound, so a large proposal
     // cannot be refused forever.
@@ -280,7 +281,7 @@ export class Raft {
 
   reduceUncommittedSize(ents: readonly Entry[]): void {
     if (this.state !== StateType.Leader) return;
-    const s = payloadsSize(ents);
+    const s = payloadsSizeBytes(ents);
     // The tail may include entries appended by an earlier leader that this count never saw.
     this.uncommittedSizeBytes = s > this.uncommittedSizeBytes ? 0 : this.uncommittedSizeBytes - s;
   }
@@ -290,7 +291,7 @@ export class Raft {
     const newApplied = Math.max(index, this.raftLog.applied);
     this.raftLog.appliedTo(newApplied);
     if (this.trk.config.autoLeave && newApplied >= this.pendingConfIndex && this.state === StateType.Leader) {
-      const leave: ConfChange = { transition: 0, changes: [], context: EMPTY_BYTES };
+      const leave: ConfChange = { transition: ConfChangeTransition.Auto, changes: [], context: EMPTY_BYTES };
       try {
         this.step(
           message({
@@ -728,12 +729,6 @@ export class Raft {
     }
     this.send({ type: MessageType.ReadIndexResp, to: req.from, index: readIndex, entries: req.entries });
   }
-}
-
-export function payloadsSize(ents: readonly Entry[]): number {
-  let s = 0;
-  for (const e of ents) s += payloadSizeBytes(e);
-  return s;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
