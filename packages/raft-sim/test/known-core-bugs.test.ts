@@ -30,6 +30,12 @@ describe('pinned seeds', () => {
       'candidate removed by a conf change it applies mid-election becomes leader',
       'v1-s4b6f0701-n4-t2000-e5-h3-d10-u21-y4-p18-k18-c11-x3-z0-m15-l8-a0-r54-q391-f1',
     ],
+    [
+      // Without PreVote, a stale Vote was ignored (as etcd does): the only node able to win sat at
+      // an old term, no node of a newer term ever wrote to it, and it never learned it was stale.
+      'candidate stuck at a stale term that no newer node contacts (PreVote off)',
+      'v1-s89088ffd-n3-t2000-e10-h1-d77-u33-y0-p13-k16-c9-x12-z2-m21-l2-a32-r1447-q0-f0',
+    ],
   ];
   for (const [what, seed] of seeds) {
     // Proves the core regains a leader and commits after the heal in this once-failing schedule.

@@ -581,9 +581,11 @@ export class Raft {
       // A stale leader (e.g. after a partition heals) learns our term from this response and
       // steps down; without it, CheckQuorum/PreVote could leave it stuck forever.
       this.send({ type: MessageType.AppResp, to: m.from });
-    } else if (m.type === MessageType.PreVote) {
-      // Reject so that a pre-candidate with a stale term learns ours and does not wait forever.
-      this.send({ type: MessageType.PreVoteResp, to: m.from, term: this.term, reject: true });
+    } else if (m.type === MessageType.PreVote || m.type === MessageType.Vote) {
+      // Reject with our term so that a (pre-)candidate with a stale term learns ours (Raft §5.1).
+      // etcd ignores a stale Vote; the simulator found the deadlock that causes without PreVote:
+      // the only node able to win sat at an old term, and no node of a newer term ever wrote to it.
+      this.send({ type: voteRespMsgType(m.type), to: m.from, term: this.term, reject: true });
     }
     // Anything else from an older term is ignored.
   }

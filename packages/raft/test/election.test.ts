@@ -77,6 +77,28 @@ describe('leader election', () => {
   });
 });
 
+describe('stale candidates', () => {
+  it('a candidate with a stale term learns the current term from the rejection', () => {
+    // Proves a Vote from an older term is answered (Raft §5.1), so a stale candidate catches up.
+    const c = new Cluster([1, 2, 3], { preVote: false, checkQuorum: false });
+    const s1 = bootstrapStorage([1, 2, 3]);
+    s1.setHardState({ term: 5, vote: 0, commit: 1 });
+    c.add(1, s1);
+    for (const id of [2, 3]) {
+      const s = bootstrapStorage([1, 2, 3]);
+      s.setHardState({ term: 10, vote: 0, commit: 1 });
+      c.add(id, s);
+    }
+    c.get(1).node.campaign();
+    c.stabilize();
+    expect(c.get(1).node.term).toBe(10);
+    expect(c.get(1).node.state).toBe(StateType.Follower);
+    // Its next campaign is at a current term and can win.
+    c.elect(1);
+    expect(c.get(1).node.state).toBe(StateType.Leader);
+  });
+});
+
 describe('PreVote', () => {
   it('a partitioned node does not increase its term, so it cannot disrupt the leader when it returns', () => {
     // Proves PreVote keeps failed campaigns from bumping the term.
