@@ -1,4 +1,5 @@
 // Small builders shared by the log and storage tests.
+import { RaftError, type RaftErrorCode } from '../src/errors.js';
 import {
   type ConfState,
   EMPTY_BYTES,
@@ -20,4 +21,15 @@ export function snap(index: number, term: number, confState: ConfState = emptyCo
 /** (index, term) pairs, which is all most tables care about. */
 export function ids(ents: readonly Entry[]): [number, number][] {
   return ents.map((e) => [e.index, e.term]);
+}
+
+/** The RaftError code f throws, or 'ok'; any other exception propagates. */
+export function raftErrorCode(f: () => unknown): RaftErrorCode | 'ok' {
+  try {
+    f();
+    return 'ok';
+  } catch (err) {
+    if (err instanceof RaftError) return err.code;
+    throw err;
+  }
 }

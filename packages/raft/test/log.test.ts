@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AssertionError, RaftError, type RaftErrorCode } from '../src/errors.js';
+import { AssertionError } from '../src/errors.js';
 import { RaftLog } from '../src/log.js';
 import { silentLogger } from '../src/logger.js';
 import { MemoryStorage } from '../src/storage.js';
 import { EMPTY_BYTES, type Entry, entrySizeBytes } from '../src/types.js';
 import { limitSize } from '../src/util.js';
-import { ent, ids, snap } from './fixtures.js';
+import { ent, ids, raftErrorCode, snap } from './fixtures.js';
 
 /** Entries [(1, t1), (2, t2), ...] from a list of terms. */
 function ents(...terms: number[]): Entry[] {
@@ -15,16 +15,6 @@ function ents(...terms: number[]): Entry[] {
 
 function newLog(storage = new MemoryStorage(), maxNextEntsSizeBytes = Number.POSITIVE_INFINITY): RaftLog {
   return new RaftLog(storage, silentLogger, maxNextEntsSizeBytes);
-}
-
-function raftErrorCode(f: () => unknown): RaftErrorCode | 'ok' {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof RaftError) return err.code;
-    throw err;
-  }
 }
 
 /** A log whose storage holds a snapshot at (offset, snapTerm) and whose unstable part holds ents. */

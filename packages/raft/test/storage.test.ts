@@ -1,20 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AssertionError, RaftError, type RaftErrorCode } from '../src/errors.js';
+import { AssertionError, type RaftErrorCode } from '../src/errors.js';
 import { MemoryStorage } from '../src/storage.js';
 import { type ConfState, EMPTY_BYTES, type Entry, emptyConfState, entrySizeBytes } from '../src/types.js';
 import { entriesSizeBytes, limitSize, payloadsSizeBytes } from '../src/util.js';
-import { ent, ids, snap } from './fixtures.js';
-
-function raftErrorCode(f: () => unknown): RaftErrorCode | 'ok' {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof RaftError) return err.code;
-    throw err;
-  }
-}
+import { ent, ids, raftErrorCode, snap } from './fixtures.js';
 
 /** A storage compacted at (3, 3) holding entries 4 and 5, like etcd's storage tests. */
 function storage345(): MemoryStorage {
