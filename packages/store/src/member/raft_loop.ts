@@ -1,0 +1,237 @@
+// The Raft Ready loop of one member: ticks, steps and proposals go into the RawNode; each Ready is
+// persisted (one sync batch for all its entries and hard state: group commit), then its messages are
+// sent, then its committed entries are applied (one atomic batch with the applied index), then the
+// node advances. Only one Ready is in progress at a time; everything arriving meanwhile batches into
+// the next one.
+import {
+  type ConfChange,
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  EntryType,
+  MemoryStorage,
+  type Message,
+  MessageType,
+  type RawNode,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+} from '@keelson/raft';
+import type pino from 'pino';
+import { type AppliedState, type BatchOp, type Disk, encodeValue, entryKey, K } from '../storage/disk.js';
+
+export interface RaftLoopHooks {
+  /** Sends messages to peers (MsgSnap already carries the full state). */
+  send(msgs: Message[]): void;
+  /** Role or leader changed. */
+  onSoftState(ss: SoftState): void;
+  onReadState(ctx: Uint8Array, index: number): void;
+  /** Applies a normal entry's payload (skipped for entries the state machine already holds). */
+  applyNormal(e: Entry): void;
+  /** Applies a conf change to the state machine (members) after Raft applied it; cs is the new config. */
+  applyConfChange(e: Entry, cc: ConfChange, cs: ConfState, skipState: boolean): void;
+  /** Installs a snapshot received from the leader; returns the ops that rewrite the state records. */
+  installSnapshot(snap: Snapshot): Promise<BatchOp[]>;
+  /** The state machine's level operations accumulated since the last call. */
+  takeStateChanges(): BatchOp[];
+  /** The whole state as snapshot bytes (for a follower that needs a snapshot). */
+  dumpState(): Uint8Array;
+  /** Called after each applied batch has been written. */
+  afterApply(applied: number): void;
+  onFatal(e: Error): void;
+  observeFsync(seconds: number): void;
+  observeApply(seconds: number): void;
+}
+
+export interface RaftLoopOptions {
+  readonly snapshotCount: number;
+  readonly snapshotCatchUpEntries: number;
+}
+
+export class RaftLoop {
+  private running = false;
+  private scheduled = false;
+  private stopped = false;
+  applied: AppliedState;
+  /** Entries up to this index are already in the state machine (restart: applied > snapshot index). */
+  private stateApplied: number;
+
+  constructor(
+    readonly raw: RawNode,
+    readonly storage: MemoryStorage,
+    private readonly disk: Disk,
+    applied: AppliedState,
+    stateApplied: number,
+    private readonly hooks: RaftLoopHooks,
+    private readonly opts: RaftLoopOptions,
+    private readonly log: pino.Logger,
+  ) {
+    this.applied = applied;
+    this.stateApplied = stateApplied;
+  }
+
+  /** Something changed in the RawNode: process its Ready soon (batched with whatever else arrives). */
+  schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves when no Ready is being processed (for a clean stop). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 500 && this.running; i++) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private async run(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      // Bounded so that timers and I/O get a turn even under a flood of proposals.
+      for (let round = 0; round < 64 && !this.stopped && this.raw.hasReady(); round++) {
+        const rd = this.raw.ready();
+        await this.handle(rd);
+        if (this.stopped) return;
+        this.raw.advance();
+      }
+    } catch (e) {
+      this.stopped = true;
+      this.hooks.onFatal(e as Error);
+      return;
+    } finally {
+      this.running = false;
+    }
+    if (this.raw.hasReady()) this.schedule();
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    if (rd.softState !== null) this.hooks.onSoftState(rd.softState);
+    for (const rs of rd.readStates) this.hooks.onReadState(rs.requestCtx, rs.index);
+    await this.persist(rd);
+    if (rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
+    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    await this.maybeSnapshot();
+  }
+
+  /** Entries, hard state and a received snapshot go to disk in one batch: one fsync per Ready. */
+  private async persist(rd: Ready): Promise<void> {
+    const ops: BatchOp[] = [];
+    if (rd.snapshot !== null) {
+      for (const op of await this.snapshotOps(rd.snapshot)) ops.push(op);
+    }
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0]!.index;
+      const last = rd.entries[rd.entries.length - 1]!.index;
+      // A new leader may overwrite a longer uncommitted suffix: drop the part beyond the new last entry.
+      const oldLast = rd.snapshot !== null ? 0 : this.storage.lastIndex();
+      for (let i = last + 1; i <= oldLast && i >= first; i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (const e of rd.entries) {
+        ops.push({
+          type: 'put',
+          key: entryKey(e.index),
+          value: encodeValue([e.term, e.index, e.type, e.data]),
+        });
+      }
+    }
+    if (rd.hardState !== null) ops.push({ type: 'put', key: K.hardState, value: encodeValue(rd.hardState) });
+    if (ops.length > 0) {
+      const t0 = performance.now();
+      await this.disk.write(ops, rd.mustSync || rd.snapshot !== null);
+      this.hooks.observeFsync((performance.now() - t0) / 1000);
+    }
+    if (rd.snapshot !== null) this.storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
+  }
+
+  private async snapshotOps(snap: Snapshot): Promise<BatchOp[]> {
+    const ops: BatchOp[] = [];
+    for (const key of await this.disk.keysUnder(K.entryPrefix)) ops.push({ type: 'del', key });
+    for (const op of await this.hooks.installSnapshot(snap)) ops.push(op);
+    const m = snap.metadata;
+    ops.push({ type: 'put', key: K.snapMeta, value: encodeValue(m) });
+    this.applied = { index: m.index, term: m.term, confState: m.confState };
+    this.stateApplied = m.index;
+    ops.push({ type: 'put', key: K.applied, value: encodeValue(this.applied) });
+    this.log.info({ index: m.index, term: m.term }, 'installed snapshot from leader');
+    return ops;
+  }
+
+  /**
+   * Raft asks for the snapshot in storage, which holds only metadata; like etcd's merged snapshot,
+   * send the whole current state instead, at the applied index with its configuration.
+   */
+  private withFullSnapshots(msgs: readonly Message[]): Message[] {
+    let full: Snapshot | null = null;
+    return msgs.map((m) => {
+      if (m.type !== MessageType.Snap) return m;
+      full ??= {
+        data: this.hooks.dumpState(),
+        metadata: { index: this.applied.index, term: this.applied.term, confState: this.applied.confState },
+      };
+      return { ...m, snapshot: full };
+    });
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    const t0 = performance.now();
+    let { confState, term, index } = this.applied;
+    for (const e of entries) {
+      // After a restart Raft replays from the snapshot index; the state machine already holds the
+      // entries up to stateApplied, but Raft must still see every conf change again.
+      const replay = e.index <= this.stateApplied;
+      if (e.type === EntryType.ConfChange) {
+        const cc = decodeConfChange(e.data);
+        confState = this.raw.applyConfChange(cc);
+        this.hooks.applyConfChange(e, cc, confState, replay);
+      } else if (!replay && e.data.length > 0) {
+        this.hooks.applyNormal(e);
+      }
+      index = e.index;
+      term = e.term;
+    }
+    this.applied = { index, term, confState };
+    if (index > this.stateApplied) {
+      this.stateApplied = index;
+      const ops = this.hooks.takeStateChanges();
+      ops.push({ type: 'put', key: K.applied, value: encodeValue(this.applied) });
+      // No sync: the entries are durable in the log, and the applied index moves with the state, so
+      // a crash that loses this batch replays the same entries on restart.
+      await this.disk.write(ops, false);
+    }
+    this.hooks.observeApply((performance.now() - t0) / 1000);
+    this.hooks.afterApply(index);
+  }
+
+  /** etcd's --snapshot-count: mark a snapshot and compact the log so it never grows without bound. */
+  private async maybeSnapshot(): Promise<void> {
+    const snapIndex = this.storage.snapshot().metadata.index;
+    if (this.applied.index - snapIndex < this.opts.snapshotCount) return;
+    const a = this.applied;
+    this.storage.createSnapshot(a.index, a.confState, new Uint8Array(0));
+    const ops: BatchOp[] = [
+      {
+        type: 'put',
+        key: K.snapMeta,
+        value: encodeValue({ index: a.index, term: a.term, confState: a.confState }),
+      },
+    ];
+    const compactTo = a.index - this.opts.snapshotCatchUpEntries;
+    const first = this.storage.firstIndex();
+    if (compactTo >= first) {
+      this.storage.compact(compactTo);
+      for (let i = first; i <= compactTo; i++) ops.push({ type: 'del', key: entryKey(i) });
+    }
+    await this.disk.write(ops, false);
+    this.log.info({ index: a.index, compactedTo: compactTo }, 'snapshot taken, log compacted');
+  }
+}
+
+export type { AppliedState };
+export { MemoryStorage };
