@@ -168,3 +168,32 @@ describe('store members in one process', () => {
     expect(names).toEqual(['a', 'b', 'c', 'd']);
   }, 60_000);
 });
+
+describe('backend quota', () => {
+  // Proves a full quota raises the NOSPACE alarm and refuses writes with etcd's error while reads go on.
+  it('raises NOSPACE and keeps serving reads', async () => {
+    const spec: Spec = { name: 'q', client: await freePort(), peer: await freePort() };
+    const c = { ...config(spec, [spec], 'new'), quotaBackendBytes: 64 * 1024 };
+    const m = await start(c);
+    await until('a leader', () => (m.member.isLeader() ? true : undefined));
+    const value = 'x'.repeat(4096);
+    let refused: Error | undefined;
+    for (let i = 0; i < 200 && refused === undefined; i++) {
+      try {
+        await m.member.put(putReq(`big/${i}`, value));
+      } catch (e) {
+        refused = e as Error;
+      }
+    }
+    expect(refused?.message).toBe('etcdserver: mvcc: database space exceeded');
+    const alarms = await until('the NOSPACE alarm', async () => {
+      const a = await m.member.alarm({ action: 'GET', memberID: 0, alarm: 'NONE' });
+      return a.alarms.length > 0 ? a.alarms : undefined;
+    });
+    expect(alarms).toEqual([{ memberID: m.memberId, alarm: 'NOSPACE' }]);
+    await expect(m.member.put(putReq('more', 'v'))).rejects.toThrow('database space exceeded');
+    const read = await m.member.range(getReq('big/0'));
+    expect(read.kvs[0]!.value.toString()).toBe(value);
+    expect((await m.member.status()).errors.join()).toContain('NOSPACE');
+  }, 60_000);
+});

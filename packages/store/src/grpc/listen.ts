@@ -1,9 +1,14 @@
 // Serves gRPC and plain HTTP (/health, /metrics, /version) on the same client port, as etcd does with
 // cmux: each accepted connection's first bytes decide. gRPC clients open with the HTTP/2 client preface
 // ("PRI * HTTP/2.0"); anything else is HTTP/1.x and goes to a node:http server. Only http:// for now.
+// HTTP/2 connections pass through routeHttp2Connection (./authority.ts), which repairs the URL-shaped
+// :authority etcdctl endpoint status/health sends and nghttp2 refuses; other clients get the raw socket.
 import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { http2RouteDefaults, routeHttp2Connection } from './authority.js';
 
 const http2Preface = Buffer.from('PRI * HTTP/2.0', 'latin1');
 /** A connection that sends nothing for this long is closed, so idle sockets cannot pile up unclassified. */
@@ -22,6 +27,7 @@ export async function listenClientUrls(
   urls: URL[],
   grpcServer: grpc.Server,
   httpHandler: HttpHandler,
+  logger?: Logger,
 ): Promise<ClientListeners> {
   for (const url of urls) {
     if (url.protocol !== 'http:')
@@ -31,9 +37,13 @@ export async function listenClientUrls(
   const httpServer = http.createServer(httpHandler);
   const sockets = new Set<net.Socket>();
   const listeners: net.Server[] = [];
-  const route = (socket: net.Socket, isGrpc: boolean): void => {
-    if (isGrpc) injector.injectConnection(socket);
+  const http2Route = { ...http2RouteDefaults, ...(logger ? { logger } : {}) };
+  const inject = (connection: Duplex): void => injector.injectConnection(connection);
+  const route = (socket: net.Socket, peeked: Buffer, isGrpc: boolean): void => {
+    if (isGrpc) routeHttp2Connection(socket, peeked, inject, http2Route);
     else {
+      socket.pause();
+      socket.unshift(peeked);
       httpServer.emit('connection', socket);
       // node:http reads from the socket's handle directly; resuming replays the bytes peeked and unshifted.
       socket.resume();
@@ -67,8 +77,11 @@ export async function listenClientUrls(
   return { ports, close };
 }
 
-/** Reads until the first bytes tell HTTP/2 from HTTP/1, puts them back, and routes the socket. */
-function classifyConnection(socket: net.Socket, route: (socket: net.Socket, isGrpc: boolean) => void): void {
+/** Reads until the first bytes tell HTTP/2 from HTTP/1 and routes the socket with the bytes read. */
+function classifyConnection(
+  socket: net.Socket,
+  route: (socket: net.Socket, peeked: Buffer, isGrpc: boolean) => void,
+): void {
   let peeked = Buffer.alloc(0);
   const timer = setTimeout(() => socket.destroy(), classifyTimeoutMs);
   const cleanup = (): void => {
@@ -88,9 +101,7 @@ function classifyConnection(socket: net.Socket, route: (socket: net.Socket, isGr
     // Bounded: a decision is made at the latest once the preface's length has arrived.
     if (mayBeHttp2 && peeked.length < http2Preface.length) return;
     cleanup();
-    socket.pause();
-    socket.unshift(peeked);
-    route(socket, mayBeHttp2);
+    route(socket, peeked, mayBeHttp2);
   };
   socket.on('data', onData);
   socket.on('error', onError);

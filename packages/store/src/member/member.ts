@@ -99,8 +99,13 @@ export class StoreMember implements StoreBackend {
     this.reads = new ReadBarrier(
       {
         issue: (ctx) => {
-          this.loop.raw.readIndex(ctx);
-          this.loop.schedule();
+          try {
+            this.loop.raw.readIndex(ctx);
+            this.loop.schedule();
+          } catch (e) {
+            // No leader yet: the barrier re-issues the request after retryMs.
+            if (!(e instanceof RaftError && e.code === 'ProposalDropped')) throw e;
+          }
         },
         waitApplied: (index) => this.waitApplied(index),
         now: () => Date.now(),

@@ -290,7 +290,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
         metrics.hasLeader.set(lead === 0 ? 0 : 1);
         metrics.isLeader.set(isLeader ? 1 : 0);
       },
-      dbSizeBytes: () => dbSizeBytes,
+      dbSizeBytes: () => member.state.mvcc.sizeBytes(),
       defragment: () => disk.compactRange(),
     },
     log,
@@ -320,6 +320,10 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
       loop.schedule();
     },
     httpHandler: (req, res) => servePeerHttp(req, res, member, clusterId),
+    onRemoved: (byPeer) => {
+      log.warn({ peer: idHex(byPeer) }, 'a peer says this member was removed from the cluster; stopping');
+      resolveDone({ code: 0, reason: 'the member has been permanently removed from the cluster' });
+    },
   });
   const loop: RaftLoop = new RaftLoop(
     raw,

@@ -24,6 +24,8 @@ export interface PeerTransportOptions {
   onUnreachable(peerId: number): void;
   /** After streaming a MsgSnap: the member calls rawNode.reportSnapshot. */
   onSnapshotStatus(peerId: number, ok: boolean): void;
+  /** A peer answered 410 Gone: this member was removed from the cluster (etcd then stops the member). */
+  onRemoved?(byPeer: number): void;
   /** Other peer-port routes (e.g. GET /members); returns true if it handled the request. */
   readonly httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Messages queued for one peer between two flushes; beyond this they are dropped. */

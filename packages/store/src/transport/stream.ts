@@ -26,6 +26,8 @@ export interface LinkContext {
   readonly counters: TransportCounters;
   /** The link has work for the next flush: queued messages or an unreachable report. */
   markDirty(link: PeerLink): void;
+  /** A peer refused us with 410: this member was removed from the cluster. */
+  onRemoved(byPeer: number): void;
 }
 
 type LinkState = 'connecting' | 'open' | 'backoff' | 'stopped';
@@ -202,6 +204,7 @@ export class PeerLink {
     ws.on('unexpected-response', (_req, res) => {
       refused = true;
       this.noteFailure(url, `refused: ${refusalReason(res)}`);
+      if (res.statusCode === 410) this.ctx.onRemoved(this.id);
       ws.terminate();
     });
     // After a refusal, terminate() reports an error of its own that says nothing new.

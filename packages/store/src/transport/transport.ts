@@ -136,6 +136,7 @@ export class PeerTransport {
         log: this.log,
         counters: this.counters,
         markDirty: (l) => this.markDirty(l),
+        onRemoved: (byPeer) => this.opts.onRemoved?.(byPeer),
       }),
     );
   }
