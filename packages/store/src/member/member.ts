@@ -2,7 +2,7 @@
 // Writes are proposed through Raft and answered when applied on this member (a follower forwards the
 // proposal to the leader inside Raft and waits for the entry to come back to it); linearizable reads
 // wait for a ReadIndex round; serializable reads are served from local state at once.
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import {
   type ConfChange,
   type ConfChangeSingle,
@@ -535,7 +535,12 @@ export class StoreMember implements StoreBackend {
     const m = this.sm.members.get(req.ID);
     if (m === undefined) throw new EtcdError('MemberNotFound');
     if (!m.isLearner) throw new EtcdError('MemberNotLearner');
-    if (!this.isLeader()) throw new EtcdError('NotLeader');
+    if (!this.isLeader()) {
+      // Only the leader knows how far the learner got; etcd forwards promote to it as well.
+      await this.hooks.forwardToLeader((c) => c.memberPromote(String(req.ID)));
+      await this.linearizable(false);
+      return { header: this.header(), members: this.membersList() };
+    }
     const st = this.loop.raw.status();
     const pr = st.progress.get(req.ID);
     // etcd: a learner is ready once its match index is within 90% of the leader's.
@@ -600,10 +605,23 @@ export class StoreMember implements StoreBackend {
     return { header: this.header(), hash: r.hash, compact_revision: r.compactRevision };
   }
 
-  async *snapshot(): AsyncIterable<Buffer> {
-    const data = Buffer.from(this.sm.dump());
-    const chunk = 1024 * 1024;
-    for (let off = 0; off < data.length; off += chunk) yield data.subarray(off, off + chunk);
+  /**
+   * The state as one stream, in etcd's framing: the body padded to a multiple of 512 bytes (etcd's
+   * is a bbolt file of 512-byte-aligned pages), then its SHA-256, which etcdctl snapshot save checks.
+   * The body is Keelson's own snapshot format, not a bbolt file.
+   */
+  snapshot(): AsyncIterable<Buffer> & { sizeBytes: number } {
+    const dump = Buffer.from(this.sm.dump());
+    const padded = Buffer.alloc(Math.ceil(dump.length / 512) * 512);
+    dump.copy(padded);
+    const data = Buffer.concat([padded, createHash('sha256').update(padded).digest()]);
+    const chunkBytes = 1024 * 1024;
+    return {
+      sizeBytes: data.length,
+      async *[Symbol.asyncIterator]() {
+        for (let off = 0; off < data.length; off += chunkBytes) yield data.subarray(off, off + chunkBytes);
+      },
+    };
   }
 
   async moveLeader(req: { targetID: number }): Promise<{ header: T.ResponseHeader }> {
@@ -635,10 +653,6 @@ export class StoreMember implements StoreBackend {
     } catch (e) {
       return { health: false, reason: `QGET ERROR: ${(e as Error).message}` };
     }
-  }
-
-  randomToken(): string {
-    return randomBytes(4).toString('hex');
   }
 }
 

@@ -272,6 +272,11 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
           if (e instanceof EtcdError) throw e;
           const details = String((e as { details?: string }).details ?? (e as Error).message);
           if (details.includes('requested lease not found')) throw new EtcdError('LeaseNotFound');
+          if (details.includes('can only promote a learner member which is in sync')) {
+            throw new EtcdError('LearnerNotReady');
+          }
+          if (details.includes('can only promote a learner member')) throw new EtcdError('MemberNotLearner');
+          if (details.includes('member not found')) throw new EtcdError('MemberNotFound');
           throw new EtcdError('TimeoutDueToConnectionLost', `forwarding to the leader at ${ep}: ${details}`);
         }
       },
