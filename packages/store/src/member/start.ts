@@ -398,9 +398,12 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     health: () => member.health(1000),
     version: () => ({ etcdserver: ETCD_VERSION, etcdcluster: '3.4.0' }),
   });
-  const clients = await listenClientUrls(config.listenClientUrls, grpc, http);
+  const grpcLog = log.child({ component: 'grpc' });
+  const clients = await listenClientUrls(config.listenClientUrls, grpc, http, grpcLog);
   const extra =
-    config.listenMetricsUrls.length > 0 ? await listenClientUrls(config.listenMetricsUrls, grpc, http) : null;
+    config.listenMetricsUrls.length > 0
+      ? await listenClientUrls(config.listenMetricsUrls, grpc, http, grpcLog)
+      : null;
   log.info({ clientPorts: clients.ports, peerPorts: transport.ports() }, 'member is serving');
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
