@@ -10,6 +10,8 @@ import {
   ConfChangeType,
   type ConfState,
   type Entry,
+  MessageType,
+  message,
   RaftError,
   type SoftState,
   StateType,
@@ -233,6 +235,28 @@ export class StoreMember implements StoreBackend {
     } else if (ctx?.member !== undefined && ctx.member.ID === c.nodeId) {
       this.sm.setMember({ ...ctx.member, isLearner: learner });
     }
+  }
+
+  /**
+   * The leader's process is gone (its connection closed and its port refuses us). Rather than wait a
+   * whole election timeout, campaign now, as a leadership transfer would (a forced vote that skips the
+   * leader lease). Safety is Raft's as ever: the vote still needs an up-to-date log and a majority.
+   * A random delay of up to two heartbeats keeps the survivors from splitting the vote.
+   */
+  onPeerDown(peer: number): void {
+    if (peer !== this.lead || this.isLeader() || this.stopped) return;
+    const self = this.sm.members.get(this.settings.memberId);
+    if (self === undefined || self.isLearner) return;
+    const delayMs = randomInt(0, 2 * this.settings.heartbeatIntervalMs + 1);
+    setTimeout(() => {
+      if (this.stopped || this.lead !== peer) return;
+      this.log.warn({ leader: peer.toString(16), delayMs }, 'leader process is gone; campaigning now');
+      const term = this.term();
+      this.loop.raw.step(
+        message({ type: MessageType.TimeoutNow, from: peer, to: this.settings.memberId, term }),
+      );
+      this.loop.schedule();
+    }, delayMs);
   }
 
   afterApply(applied: number): void {

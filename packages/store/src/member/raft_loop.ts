@@ -16,6 +16,7 @@ import {
   type Ready,
   type Snapshot,
   type SoftState,
+  StateType,
 } from '@keelson/raft';
 import type pino from 'pino';
 import { type AppliedState, type BatchOp, type Disk, encodeValue, entryKey, K } from '../storage/disk.js';
@@ -50,6 +51,7 @@ export interface RaftLoopOptions {
 
 export class RaftLoop {
   private running = false;
+  private leader = false;
   private scheduled = false;
   private stopped = false;
   applied: AppliedState;
@@ -111,10 +113,19 @@ export class RaftLoop {
   }
 
   private async handle(rd: Ready): Promise<void> {
-    if (rd.softState !== null) this.hooks.onSoftState(rd.softState);
+    if (rd.softState !== null) {
+      this.hooks.onSoftState(rd.softState);
+      this.leader = rd.softState.raftState === StateType.Leader;
+    }
     for (const rs of rd.readStates) this.hooks.onReadState(rs.requestCtx, rs.index);
+    // A leader may send before its own write is durable (Raft thesis 10.2.1; etcd does the same). The
+    // acks can only surface as committed entries or commit indexes in a later Ready, and the next Ready
+    // is produced only after this one's fsync, so nothing is applied or announced as committed before
+    // the leader's own copy is on disk.
+    const sendFirst = this.leader && rd.snapshot === null;
+    if (sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
     await this.persist(rd);
-    if (rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
+    if (!sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
     if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     await this.maybeSnapshot();
   }

@@ -325,6 +325,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
       loop.schedule();
     },
     httpHandler: (req, res) => servePeerHttp(req, res, member, clusterId),
+    onPeerDown: (peer) => member.onPeerDown(peer),
     onRemoved: (byPeer) => {
       log.warn({ peer: idHex(byPeer) }, 'a peer says this member was removed from the cluster; stopping');
       resolveDone({ code: 0, reason: 'the member has been permanently removed from the cluster' });

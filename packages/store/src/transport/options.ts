@@ -26,6 +26,8 @@ export interface PeerTransportOptions {
   onSnapshotStatus(peerId: number, ok: boolean): void;
   /** A peer answered 410 Gone: this member was removed from the cluster (etcd then stops the member). */
   onRemoved?(byPeer: number): void;
+  /** The peer's process is gone: an open connection closed and its port refuses connections. */
+  onPeerDown?(peer: number): void;
   /** Other peer-port routes (e.g. GET /members); returns true if it handled the request. */
   readonly httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Messages queued for one peer between two flushes; beyond this they are dropped. */

@@ -28,6 +28,8 @@ export interface LinkContext {
   markDirty(link: PeerLink): void;
   /** A peer refused us with 410: this member was removed from the cluster. */
   onRemoved(byPeer: number): void;
+  /** An open connection to the peer closed and its port now refuses connections: its process is gone. */
+  onPeerDown(peer: number): void;
 }
 
 type LinkState = 'connecting' | 'open' | 'backoff' | 'stopped';
@@ -54,6 +56,9 @@ export class PeerLink {
   /** Messages for the peer were dropped since the last flush: report it unreachable then. */
   unreachablePending = false;
   droppedMessages = 0;
+
+  /** When an open connection was lost, until the next connect attempt succeeds or is refused. */
+  private lostAtMs: number | null = null;
 
   constructor(
     readonly id: number,
@@ -219,6 +224,7 @@ export class PeerLink {
   private onOpen(ws: WebSocket, url: string): void {
     if (ws !== this.ws) return;
     this.state = 'open';
+    this.lostAtMs = null;
     this.connectedSinceMs = Date.now();
     this.missedPongs = 0;
     this.backoff.reset();
@@ -236,6 +242,7 @@ export class PeerLink {
     this.ws = null;
     this.connectedSinceMs = null;
     if (wasOpen) {
+      this.lostAtMs = Date.now();
       this.ctx.log.warn({ peer: this.id.toString(16), url }, 'lost connection to peer; reconnecting');
       // Whatever was queued or buffered is lost; Raft retransmits once it hears the peer is unreachable.
       this.drop(this.queue.length);
@@ -251,6 +258,12 @@ export class PeerLink {
 
   private noteFailure(url: string, reason: string): void {
     this.failedAttempts++;
+    // A connection that was open, closed, and is now refused means the peer's process is gone (kill -9,
+    // crash): say so at once, so that the member need not wait a whole election timeout to notice.
+    if (this.lostAtMs !== null && reason.includes('ECONNREFUSED')) {
+      this.lostAtMs = null;
+      this.ctx.onPeerDown(this.id);
+    }
     // Log each new reason once at warn; the same failure every backoff period would flood the log.
     const level = reason === this.lastFailure ? 'debug' : 'warn';
     this.lastFailure = reason;

@@ -137,6 +137,7 @@ export class PeerTransport {
         counters: this.counters,
         markDirty: (l) => this.markDirty(l),
         onRemoved: (byPeer) => this.opts.onRemoved?.(byPeer),
+        onPeerDown: (peer) => this.opts.onPeerDown?.(peer),
       }),
     );
   }
