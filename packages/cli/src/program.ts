@@ -1,5 +1,6 @@
 // The `keelson` command line.
 import { Command, InvalidArgumentError } from 'commander';
+import { addBenchCommands } from './bench.js';
 import { DEMO_SEED, demo } from './demo.js';
 import type { Io } from './io.js';
 import { simRun, simSoak } from './sim.js';
@@ -61,6 +62,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         json?: boolean;
       }) => setExit(await simSoak(opts, io)),
     );
+  addBenchCommands(program, io, setExit);
   return program;
 }
 

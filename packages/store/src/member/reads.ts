@@ -57,11 +57,29 @@ export class ReadBarrier {
     if (f === null || Buffer.from(ctx).toString('latin1') !== f.ctx) return;
     this.inFlight = null;
     const waiters = f.waiters;
+    let settled = false;
+    // Bounded: if the apply never reaches the index in time (a stuck apply), the reads fail with
+    // etcd's timeout instead of waiting forever.
+    const deadline = Math.min(...waiters.map((w) => w.deadlineMs));
+    const timer = setTimeout(
+      () => {
+        if (settled) return;
+        settled = true;
+        for (const w of waiters) w.reject(new EtcdError('Timeout'));
+      },
+      Math.max(0, deadline - this.host.now()),
+    );
     this.host.waitApplied(index).then(
       () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         for (const w of waiters) w.resolve();
       },
       (e: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         for (const w of waiters) w.reject(e);
       },
     );

@@ -353,7 +353,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
       },
       takeStateChanges: () => member.state.takeChanges(),
       dumpState: () => member.state.dump(),
-      afterApply: () => {},
+      afterApply: (applied) => member.afterApply(applied),
       onFatal: (e) => {
         log.fatal({ err: e.message, stack: e.stack }, 'raft loop failed; stopping the member');
         resolveDone({ code: 1, reason: e.message });

@@ -1,0 +1,13 @@
+// The public API of @keelson/bench: the load generators behind `keelson bench`.
+export { type FailoverOptions, type FailoverResult, runFailover } from './failover.js';
+export { LatencyHistogram, type LatencyPercentilesMs } from './histogram.js';
+export {
+  errorKey,
+  KV_OPS,
+  type KvOp,
+  type KvOptions,
+  type KvResult,
+  progressLine,
+  runKv,
+  validateKvOptions,
+} from './kv.js';

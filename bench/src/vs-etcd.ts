@@ -1,0 +1,435 @@
+// `npm run bench:vs-etcd`: Keelson's store and etcd 3.4 side by side, on the same machine, with the same
+// client (runKv over the etcd v3 gRPC API) and the same workloads, each store on 3 loopback members
+// with its own default timings. Every workload runs against each store in alternation (etcd, keelson,
+// etcd, keelson, ...) on a fresh cluster, and the table reports the median of the rounds and the ratio
+// keelson/etcd: ratios, not absolute figures, because these machines are noisy.
+//   node bench/dist/vs-etcd.js [--quick] [--rounds N] [--duration S] [--only put-64,failover,...]
+//                              [--revisions N] [--failover-rounds N]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { assertImplPresent, type BenchImpl, etcdBin, launchCluster } from './clusters.js';
+import { type FailoverResult, median, runFailover } from './failover.js';
+import { type KvOptions, type KvResult, runKv } from './kv.js';
+
+type KvOp = KvOptions['op'];
+
+interface KvWorkload {
+  readonly id: string;
+  readonly op: KvOp;
+  readonly clients: number;
+  readonly label: string;
+}
+
+/** The steady-state workloads, in the order they run; `id` is what --only takes. */
+const KV_WORKLOADS: readonly KvWorkload[] = [
+  { id: 'put-1', op: 'put', clients: 1, label: 'put, 1 client (sequential)' },
+  { id: 'put-16', op: 'put', clients: 16, label: 'put, 16 clients' },
+  { id: 'put-64', op: 'put', clients: 64, label: 'put, 64 clients' },
+  { id: 'put-256', op: 'put', clients: 256, label: 'put, 256 clients' },
+  { id: 'get-64', op: 'get', clients: 64, label: 'linearizable get, 64 clients' },
+  { id: 'get-serializable-64', op: 'get-serializable', clients: 64, label: 'serializable get, 64 clients' },
+  { id: 'txn-cas-64', op: 'txn-cas', clients: 64, label: 'txn compare-and-swap, 64 clients' },
+];
+const WORKLOAD_IDS = [...KV_WORKLOADS.map((w) => w.id), 'failover', 'history'];
+const IMPLS: readonly BenchImpl[] = ['etcd', 'keelson'];
+
+const keySize = 8;
+const valSize = 256;
+const keySpace = 10_000;
+/** The history case rewrites a small key space, so that every key has hundreds of revisions. */
+const historyKeySpace = 1_000;
+const historyClients = 64;
+const historyWriteClients = 64;
+const roundsMax = 20;
+/** The warm-up run of a get workload prefills only this many keys, to keep it short. */
+const warmupKeySpace = 1_000;
+const durationSMax = 600;
+const revisionsMax = 5_000_000;
+
+interface Settings {
+  quick: boolean;
+  rounds: number;
+  durationS: number;
+  /** An unmeasured run of the same workload on each fresh cluster before the measured one. */
+  warmupS: number;
+  revisions: number;
+  /** kill -9 rounds per failover run; the table aggregates every gap of every round. */
+  failoverRounds: number;
+  /** History is costly (hundreds of thousands of writes per store); it runs this many rounds. */
+  historyRounds: number;
+  only: Set<string>;
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer in 1..${max}`);
+  return n;
+}
+
+export function parseSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      only: { type: 'string' },
+      revisions: { type: 'string' },
+      'failover-rounds': { type: 'string' },
+    },
+    strict: true,
+  });
+  const quick = values.quick === true;
+  const only = new Set((values.only ?? WORKLOAD_IDS.join(',')).split(',').filter((s) => s !== ''));
+  for (const id of only) {
+    if (!WORKLOAD_IDS.includes(id))
+      throw new Error(`--only: unknown workload ${id} (known: ${WORKLOAD_IDS})`);
+  }
+  const rounds = positiveInt('rounds', values.rounds, quick ? 1 : 3, roundsMax);
+  return {
+    quick,
+    rounds,
+    durationS: positiveInt('duration', values.duration, quick ? 3 : 10, durationSMax),
+    warmupS: quick ? 1 : 3,
+    revisions: positiveInt('revisions', values.revisions, quick ? 20_000 : 300_000, revisionsMax),
+    failoverRounds: positiveInt('failover-rounds', values['failover-rounds'], quick ? 1 : 3, 100),
+    historyRounds: values.rounds === undefined ? 1 : rounds,
+    only,
+  };
+}
+
+/** Installs Debian's etcd 3.4 (server and etcdctl) when missing; needs root to do so. */
+export function ensureEtcd(log: (line: string) => void): void {
+  const haveCtl =
+    spawnSync('etcdctl', ['version'], { env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
+  if (existsSync(etcdBin) && haveCtl) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error('etcd is missing: run `apt-get install -y etcd-server etcd-client` as root, then retry');
+  }
+  log('installing etcd-server and etcd-client with apt-get');
+  for (const args of [['update'], ['install', '-y', 'etcd-server', 'etcd-client']]) {
+    const r = spawnSync('apt-get', args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status})`);
+  }
+  if (!existsSync(etcdBin)) throw new Error(`apt-get installed etcd-server but ${etcdBin} is still missing`);
+}
+
+function etcdVersion(): string {
+  const r = spawnSync(etcdBin, ['--version'], { encoding: 'utf8' });
+  return /etcd Version: (\S+)/.exec(r.stdout ?? '')?.[1] ?? 'unknown';
+}
+
+/** Connections for a multi-client workload: a multiple of 3, so that every member gets as many. */
+const connsMulti = 9;
+
+function kvOptions(endpoints: string[], w: { op: KvOp; clients: number }, durationS: number): KvOptions {
+  return {
+    endpoints,
+    clients: w.clients,
+    // Like etcd's benchmark tool, clients share a few connections; the same for both stores.
+    conns: Math.min(w.clients, connsMulti),
+    durationS,
+    op: w.op,
+    keySpace,
+    keySize,
+    valSize,
+    prefill: w.op !== 'put',
+  };
+}
+
+/**
+ * One steady-state sample: a fresh cluster, the workload for durationS, the cluster stopped. A single
+ * client talks to the leader, as etcd's clientv3 would after a redirect: whether it landed on a follower
+ * (one more hop) must not depend on which member won the first election.
+ */
+async function kvSample(
+  impl: BenchImpl,
+  w: KvWorkload,
+  durationS: number,
+  warmupS: number,
+): Promise<KvResult> {
+  const cluster = await launchCluster({ impl, size: 3 });
+  try {
+    const leader = w.clients === 1 ? await cluster.waitLeader() : -1;
+    const endpoints = leader >= 0 ? [cluster.endpoints[leader] as string] : cluster.endpoints;
+    // Unmeasured first: a fresh Node process runs its first seconds in the interpreter, a Go binary
+    // does not; steady-state throughput is what is compared, so both get the same warm-up.
+    await runKv({ ...kvOptions(endpoints, w, warmupS), keySpace: Math.min(keySpace, warmupKeySpace) });
+    return await runKv(kvOptions(endpoints, w, durationS));
+  } finally {
+    await cluster.stop();
+  }
+}
+
+interface HistorySample {
+  fresh: KvResult;
+  writes: KvResult;
+  history: KvResult;
+}
+
+/** Gets on a fresh store, then `revisions` puts over a small key space (no compaction), then gets again. */
+async function historySample(impl: BenchImpl, s: Settings, log: (l: string) => void): Promise<HistorySample> {
+  const cluster = await launchCluster({ impl, size: 3 });
+  const get = { op: 'get' as const, clients: historyClients };
+  try {
+    // The same warm-up as the steady workloads, so that "fresh" is not also "cold".
+    await runKv({ ...kvOptions(cluster.endpoints, get, s.warmupS), keySpace: historyKeySpace });
+    const fresh = await runKv({
+      ...kvOptions(cluster.endpoints, get, s.durationS),
+      keySpace: historyKeySpace,
+    });
+    log(`history ${impl}: fresh gets ${fresh.opsPerSec.toFixed(0)} ops/s; writing ${s.revisions} revisions`);
+    const writes = await runKv({
+      ...kvOptions(cluster.endpoints, { op: 'put', clients: historyWriteClients }, s.durationS),
+      durationS: undefined,
+      total: s.revisions,
+      keySpace: historyKeySpace,
+      progress: (line) => log(`history ${impl} writes: ${line}`),
+    });
+    // runKv prefills before every get run; over the same key space that adds only keySpace revisions.
+    const history = await runKv({
+      ...kvOptions(cluster.endpoints, get, s.durationS),
+      keySpace: historyKeySpace,
+    });
+    return { fresh, writes, history };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+interface Samples {
+  kv: Map<string, Record<BenchImpl, KvResult[]>>;
+  failover: Record<BenchImpl, FailoverResult[]>;
+  history: Record<BenchImpl, HistorySample[]>;
+}
+
+function describeKv(r: KvResult): string {
+  const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
+  return `${r.opsPerSec.toFixed(0)} ops/s, p99 ${r.latencyMs.p99.toFixed(2)} ms${errors > 0 ? `, ${errors} errors` : ''}`;
+}
+
+async function runAll(s: Settings, log: (l: string) => void): Promise<Samples> {
+  const samples: Samples = {
+    kv: new Map(),
+    failover: { etcd: [], keelson: [] },
+    history: { etcd: [], keelson: [] },
+  };
+  for (let round = 1; round <= s.rounds; round++) {
+    for (const w of KV_WORKLOADS.filter((x) => s.only.has(x.id))) {
+      const perImpl = samples.kv.get(w.id) ?? { etcd: [], keelson: [] };
+      samples.kv.set(w.id, perImpl);
+      for (const impl of IMPLS) {
+        const r = await kvSample(impl, w, s.durationS, s.warmupS);
+        perImpl[impl].push(r);
+        log(`round ${round}/${s.rounds} ${w.id} ${impl}: ${describeKv(r)}`);
+      }
+    }
+    if (s.only.has('failover')) {
+      for (const impl of IMPLS) {
+        const r = await runFailover({ impl, rounds: s.failoverRounds, mode: 'kill', progress: log });
+        samples.failover[impl].push(r);
+      }
+    }
+    if (s.only.has('history') && round <= s.historyRounds) {
+      for (const impl of IMPLS) {
+        const r = await historySample(impl, s, log);
+        samples.history[impl].push(r);
+        log(`round ${round}/${s.rounds} history ${impl}: after ${describeKv(r.history)}`);
+      }
+    }
+  }
+  return samples;
+}
+
+export interface Row {
+  workload: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  etcd: number;
+  keelson: number;
+  /** keelson / etcd. */
+  ratio: number;
+  rounds: number;
+}
+
+function row(
+  workload: string,
+  unit: string,
+  better: Row['better'],
+  values: Record<BenchImpl, number[]>,
+): Row {
+  const etcd = median(values.etcd);
+  const keelson = median(values.keelson);
+  return { workload, unit, better, etcd, keelson, ratio: keelson / etcd, rounds: values.keelson.length };
+}
+
+function pick<T>(per: Record<BenchImpl, T[]>, f: (x: T) => number): Record<BenchImpl, number[]> {
+  return { etcd: per.etcd.map(f), keelson: per.keelson.map(f) };
+}
+
+function buildRows(s: Samples, revisions: number): Row[] {
+  const rows: Row[] = [];
+  for (const w of KV_WORKLOADS) {
+    const per = s.kv.get(w.id);
+    if (per === undefined) continue;
+    rows.push(
+      row(
+        w.label,
+        'ops/s',
+        'higher',
+        pick(per, (r) => r.opsPerSec),
+      ),
+    );
+    if (w.clients === 1)
+      rows.push(
+        row(
+          `${w.label} p99`,
+          'ms',
+          'lower',
+          pick(per, (r) => r.latencyMs.p99),
+        ),
+      );
+  }
+  if (s.failover.etcd.length > 0) {
+    // Every gap of every round, so that the max is the worst failover seen, not a median of maxima.
+    const gaps = pick(s.failover, (r) => median(r.gapsMs));
+    const all = {
+      etcd: s.failover.etcd.flatMap((r) => r.gapsMs),
+      keelson: s.failover.keelson.flatMap((r) => r.gapsMs),
+    };
+    const n = all.keelson.length;
+    rows.push({
+      ...row(`failover after kill -9 of the leader, median of ${n}`, 'ms', 'lower', all),
+      rounds: gaps.keelson.length,
+    });
+    const maxOf = { etcd: [Math.max(...all.etcd)], keelson: [Math.max(...all.keelson)] };
+    rows.push({
+      ...row(`failover after kill -9 of the leader, max of ${n}`, 'ms', 'lower', maxOf),
+      rounds: gaps.keelson.length,
+    });
+  }
+  if (s.history.etcd.length > 0) {
+    const k = `${Math.round(revisions / 1000)}k`;
+    rows.push(
+      row(
+        `get, 64 clients, fresh store`,
+        'ops/s',
+        'higher',
+        pick(s.history, (h) => h.fresh.opsPerSec),
+      ),
+    );
+    rows.push(
+      row(
+        `put, ${historyWriteClients} clients, writing the ${k} revisions`,
+        'ops/s',
+        'higher',
+        pick(s.history, (h) => h.writes.opsPerSec),
+      ),
+    );
+    rows.push(
+      row(
+        `get, 64 clients, after ${k} un-compacted revisions`,
+        'ops/s',
+        'higher',
+        pick(s.history, (h) => h.history.opsPerSec),
+      ),
+    );
+    rows.push(
+      row(
+        `history slowdown: fresh ÷ after ${k} revisions`,
+        '×',
+        'lower',
+        pick(s.history, (h) => h.fresh.opsPerSec / h.history.opsPerSec),
+      ),
+    );
+  }
+  return rows;
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Math.abs(x) >= 100) return Math.round(x).toLocaleString('en-US');
+  return x.toFixed(2);
+}
+
+export function formatTable(rows: readonly Row[]): string {
+  const lines = [
+    '| workload | etcd | keelson | ratio keelson/etcd |',
+    '|---|---:|---:|---:|',
+    ...rows.map((r) => {
+      const arrow = r.better === 'higher' ? '↑' : '↓';
+      const name = `${r.workload} (${r.unit} ${arrow}${r.rounds === 1 ? ', 1 round' : ''})`;
+      return `| ${name} | ${fmt(r.etcd)} | ${fmt(r.keelson)} | ${r.ratio.toFixed(2)}× |`;
+    }),
+  ];
+  return lines.join('\n');
+}
+
+function stamp(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/:/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+async function main(): Promise<void> {
+  const startedMs = performance.now();
+  const log = (line: string): void => {
+    const t = ((performance.now() - startedMs) / 1000).toFixed(0).padStart(5);
+    process.stderr.write(`[${t}s] ${line}\n`);
+  };
+  const s = parseSettings(process.argv.slice(2));
+  ensureEtcd(log);
+  assertImplPresent('etcd');
+  assertImplPresent('keelson');
+  const startedAt = new Date();
+  log(
+    `etcd ${etcdVersion()} vs keelson; ${s.rounds} round(s), ${s.durationS} s per workload, only ${[...s.only]}`,
+  );
+  const samples = await runAll(s, log);
+  const rows = buildRows(samples, s.revisions);
+  const table = formatTable(rows);
+  const minutes = ((performance.now() - startedMs) / 60_000).toFixed(1);
+  process.stdout.write(`${table}\n`);
+  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `vs-etcd-${stamp(startedAt)}${s.quick ? '-quick' : ''}`);
+  const header = [
+    `# Keelson store vs etcd ${etcdVersion()} — ${startedAt.toISOString()}`,
+    '',
+    `3 members each on loopback, default timings; ${s.rounds} round(s) alternating etcd/keelson on fresh`,
+    `clusters; ${s.durationS} s per steady workload after a ${s.warmupS} s warm-up; ${valSize}-byte values, ${keySize}-byte keys; values are`,
+    `medians of rounds; ↑ higher is better, ↓ lower is better; ${minutes} min in all.`,
+    '',
+  ];
+  writeFileSync(`${base}.md`, `${header.join('\n')}${table}\n`);
+  const json = {
+    startedAt: startedAt.toISOString(),
+    settings: { ...s, only: [...s.only] },
+    rows,
+    samples: {
+      kv: Object.fromEntries(samples.kv),
+      failover: samples.failover,
+      history: samples.history,
+    },
+  };
+  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  log(`wrote ${base}.md and .json`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench:vs-etcd failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
