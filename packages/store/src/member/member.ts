@@ -276,8 +276,15 @@ export class StoreMember implements StoreBackend {
 
   // ---- helpers ----
 
+  /** The current term, kept from each Ready's hard state (status() copies the whole progress map). */
+  private currentTerm = 0;
+
+  onHardState(term: number): void {
+    this.currentTerm = term;
+  }
+
   private term(): number {
-    return this.loop?.raw.status().hardState.term ?? 0;
+    return this.currentTerm;
   }
 
   header(revision?: number): T.ResponseHeader {

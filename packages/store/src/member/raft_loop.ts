@@ -26,6 +26,8 @@ export interface RaftLoopHooks {
   send(msgs: Message[]): void;
   /** Role or leader changed. */
   onSoftState(ss: SoftState): void;
+  /** A new hard state was persisted (term for response headers). */
+  onHardState(term: number): void;
   onReadState(ctx: Uint8Array, index: number): void;
   /** Applies a normal entry's payload (skipped for entries the state machine already holds). */
   applyNormal(e: Entry): void;
@@ -118,20 +120,39 @@ export class RaftLoop {
       this.leader = rd.softState.raftState === StateType.Leader;
     }
     for (const rs of rd.readStates) this.hooks.onReadState(rs.requestCtx, rs.index);
+    const durable = rd.mustSync || rd.snapshot !== null;
     // A leader may send before its own write is durable (Raft thesis 10.2.1; etcd does the same). The
     // acks can only surface as committed entries or commit indexes in a later Ready, and the next Ready
     // is produced only after this one's fsync, so nothing is applied or announced as committed before
-    // the leader's own copy is on disk.
-    const sendFirst = this.leader && rd.snapshot === null;
+    // the leader's own copy is on disk. A Ready that needs no sync has nothing to wait for either.
+    const sendFirst = (this.leader && rd.snapshot === null) || !durable;
     if (sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
-    await this.persist(rd);
+    let ops = await this.persistOps(rd);
+    if (durable) {
+      const t0 = performance.now();
+      await this.disk.write(ops, true);
+      this.hooks.observeFsync((performance.now() - t0) / 1000);
+      ops = [];
+    }
+    this.updateStorage(rd);
     if (!sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
-    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    // What needs no sync (a new commit index) goes to disk in the same batch as the apply.
+    if (rd.committedEntries.length > 0) {
+      for (const op of this.apply(rd.committedEntries)) ops.push(op);
+    }
+    if (ops.length > 0) {
+      const t0 = performance.now();
+      // No sync: entries are durable in the log, and the applied index moves with the state, so a
+      // crash that loses this batch replays the same entries on restart.
+      await this.disk.write(ops, false);
+      this.hooks.observeApply((performance.now() - t0) / 1000);
+    }
+    if (rd.committedEntries.length > 0) this.hooks.afterApply(this.applied.index);
     await this.maybeSnapshot();
   }
 
-  /** Entries, hard state and a received snapshot go to disk in one batch: one fsync per Ready. */
-  private async persist(rd: Ready): Promise<void> {
+  /** The writes for a Ready's snapshot, entries and hard state (one batch: one fsync per Ready). */
+  private async persistOps(rd: Ready): Promise<BatchOp[]> {
     const ops: BatchOp[] = [];
     if (rd.snapshot !== null) {
       for (const op of await this.snapshotOps(rd.snapshot)) ops.push(op);
@@ -151,14 +172,16 @@ export class RaftLoop {
       }
     }
     if (rd.hardState !== null) ops.push({ type: 'put', key: K.hardState, value: encodeValue(rd.hardState) });
-    if (ops.length > 0) {
-      const t0 = performance.now();
-      await this.disk.write(ops, rd.mustSync || rd.snapshot !== null);
-      this.hooks.observeFsync((performance.now() - t0) / 1000);
-    }
+    return ops;
+  }
+
+  private updateStorage(rd: Ready): void {
     if (rd.snapshot !== null) this.storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
-    if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
+    if (rd.hardState !== null) {
+      this.storage.setHardState(rd.hardState);
+      this.hooks.onHardState(rd.hardState.term);
+    }
   }
 
   private async snapshotOps(snap: Snapshot): Promise<BatchOp[]> {
@@ -190,8 +213,8 @@ export class RaftLoop {
     });
   }
 
-  private async apply(entries: readonly Entry[]): Promise<void> {
-    const t0 = performance.now();
+  /** Applies committed entries to the state machine in memory; returns the ops that persist it. */
+  private apply(entries: readonly Entry[]): BatchOp[] {
     let { confState, term, index } = this.applied;
     for (const e of entries) {
       // After a restart Raft replays from the snapshot index; the state machine already holds the
@@ -208,16 +231,11 @@ export class RaftLoop {
       term = e.term;
     }
     this.applied = { index, term, confState };
-    if (index > this.stateApplied) {
-      this.stateApplied = index;
-      const ops = this.hooks.takeStateChanges();
-      ops.push({ type: 'put', key: K.applied, value: encodeValue(this.applied) });
-      // No sync: the entries are durable in the log, and the applied index moves with the state, so
-      // a crash that loses this batch replays the same entries on restart.
-      await this.disk.write(ops, false);
-    }
-    this.hooks.observeApply((performance.now() - t0) / 1000);
-    this.hooks.afterApply(index);
+    if (index <= this.stateApplied) return [];
+    this.stateApplied = index;
+    const ops = this.hooks.takeStateChanges();
+    ops.push({ type: 'put', key: K.applied, value: encodeValue(this.applied) });
+    return ops;
   }
 
   /** etcd's --snapshot-count: mark a snapshot and compact the log so it never grows without bound. */

@@ -340,6 +340,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     {
       send: (msgs) => transport.send(msgs),
       onSoftState: (ss) => member.onSoftState(ss),
+      onHardState: (term) => member.onHardState(term),
       onReadState: (ctx, index) => member.reads.onReadState(ctx, index),
       applyNormal: (e) => member.applyNormal(e),
       applyConfChange: (e, cc, cs, replay) => member.applyConfChange(e, cc, cs, replay),
@@ -365,6 +366,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     log.child({ component: 'raft-loop' }),
   );
   member.attach(loop);
+  member.onHardState(id.storage.initialState().hardState.term);
   const peers = [...id.state.members.values(), ...id.initialPeers].filter((m) => m.ID !== memberId);
   for (const m of peers) transport.setPeer(m.ID, m.peerURLs);
   knownPeers = peers.map((m) => m.ID);

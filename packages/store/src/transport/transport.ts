@@ -173,6 +173,12 @@ export class PeerTransport {
         this.offer(m);
       }
     }
+    // The member hands over a whole Ready's messages at once, which is already the batch: flush now
+    // rather than a turn later, which saves a hop's worth of latency on every round trip.
+    if (this.dirty.size > 0) {
+      if (this.flushScheduled !== null) clearImmediate(this.flushScheduled);
+      this.flush();
+    }
   }
 
   private offer(m: Message): void {
