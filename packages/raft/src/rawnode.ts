@@ -63,6 +63,21 @@ export class RawNode {
     );
   }
 
+  /**
+   * Proposes several entries as one message: the leader appends them together and replicates them in
+   * one append per follower (what an application that batches its requests wants). Throws like propose.
+   */
+  proposeMany(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    this.raft.step(
+      message({
+        type: MessageType.Prop,
+        from: this.raft.id,
+        entries: data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d })),
+      }),
+    );
+  }
+
   /** Proposes a membership change; apply it with applyConfChange once it is committed. */
   proposeConfChange(cc: ConfChange): void {
     const data = encodeConfChange(cc);

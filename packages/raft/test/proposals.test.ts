@@ -1,4 +1,4 @@
-import { RaftError, StateType } from '@keelson/raft';
+import { MessageType, RaftError, StateType } from '@keelson/raft';
 import { describe, expect, it } from 'vitest';
 import { Cluster, enc } from './harness.js';
 
@@ -20,6 +20,25 @@ describe('proposals', () => {
     c.get(3).node.propose(enc('via-follower'));
     c.stabilize();
     for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(['via-follower']);
+  });
+
+  it('proposeMany replicates a batch in one append per follower, from the leader or a follower', () => {
+    // Proves a batch travels as one message (one MsgApp per follower) and commits in order everywhere.
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    const before = c.sentOfType(MessageType.App).length;
+    c.get(1).node.proposeMany([enc('a'), enc('b'), enc('c')]);
+    c.stabilize();
+    const apps = c
+      .sentOfType(MessageType.App)
+      .slice(before)
+      .filter((m) => m.entries.length > 0);
+    expect(apps.map((m) => m.entries.length)).toEqual([3, 3]);
+    c.get(3).node.proposeMany([enc('d'), enc('e')]);
+    c.stabilize();
+    for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    const err = catchErr(() => new Cluster([1, 2, 3]).get(2).node.proposeMany([enc('x')]));
+    expect(err.details.reason).toBe('no-leader');
   });
 
   it('with forwarding disabled, a follower says "not leader; leader is X"', () => {

@@ -59,6 +59,9 @@ interface AppliedWaiter {
   resolve(): void;
 }
 
+/** Proposals sent to Raft as one message at most (bounded so one append stays well under 1 MiB-ish). */
+const PROPOSAL_BATCH_MAX = 512;
+
 /** Upper bound on proposals waiting for their apply, per member. */
 const PENDING_PROPOSALS_MAX = 50_000;
 
@@ -80,6 +83,8 @@ export class StoreMember implements StoreBackend {
   private appliedWaiters: AppliedWaiter[] = [];
   private readonly epoch = randomInt(1, 2 ** 31);
   private seq = 0;
+  private batch: Array<{ seq: number; data: Buffer; deadlineMs: number }> = [];
+  private batchScheduled: NodeJS.Immediate | null = null;
   private lead = 0;
   private raftState = StateType.Follower;
   readonly reads: ReadBarrier;
@@ -319,19 +324,45 @@ export class StoreMember implements StoreBackend {
   }
 
   /** Hands the proposal to Raft; without a leader it retries until one is known or time runs out. */
+  /**
+   * Queues the proposal; all proposals made in one event-loop turn go to Raft as ONE MsgProp, so the
+   * leader broadcasts one append per follower per batch instead of one per request (and followers
+   * answer once per batch). Without a leader the batch is retried until the requests' deadlines.
+   */
   private submit(seq: number, data: Buffer, deadlineMs: number): void {
     if (!this.waiters.has(seq)) return;
+    this.batch.push({ seq, data, deadlineMs });
+    if (this.batch.length >= PROPOSAL_BATCH_MAX) {
+      this.flushProposals();
+      return;
+    }
+    this.batchScheduled ??= setImmediate(() => this.flushProposals());
+  }
+
+  private flushProposals(): void {
+    if (this.batchScheduled !== null) clearImmediate(this.batchScheduled);
+    this.batchScheduled = null;
+    const batch = this.batch.filter((p) => this.waiters.has(p.seq));
+    this.batch = [];
+    if (batch.length === 0 || this.stopped) return;
     try {
-      this.loop.raw.propose(data);
+      this.loop.raw.proposeMany(batch.map((p) => p.data));
       this.loop.schedule();
     } catch (e) {
       if (!(e instanceof RaftError && e.code === 'ProposalDropped')) throw e;
-      if (Date.now() + this.settings.heartbeatIntervalMs < deadlineMs) {
-        setTimeout(() => this.submit(seq, data, deadlineMs), this.settings.heartbeatIntervalMs);
-        return;
+      this.retryLater(batch);
+    }
+  }
+
+  private retryLater(batch: ReadonlyArray<{ seq: number; data: Buffer; deadlineMs: number }>): void {
+    const now = Date.now();
+    for (const p of batch) {
+      if (now + this.settings.heartbeatIntervalMs < p.deadlineMs) {
+        setTimeout(() => this.submit(p.seq, p.data, p.deadlineMs), this.settings.heartbeatIntervalMs);
+        continue;
       }
-      const w = this.waiters.get(seq);
-      this.waiters.delete(seq);
+      const w = this.waiters.get(p.seq);
+      this.waiters.delete(p.seq);
       if (w !== undefined) {
         clearTimeout(w.timer);
         this.proposalsFailed++;

@@ -21,6 +21,9 @@ import {
 import type pino from 'pino';
 import { type AppliedState, type BatchOp, type Disk, encodeValue, entryKey, K } from '../storage/disk.js';
 
+/** Queued state writes beyond which the Ready loop waits for the disk. */
+const WRITE_QUEUE_OPS_MAX = 200_000;
+
 export interface RaftLoopHooks {
   /** Sends messages to peers (MsgSnap already carries the full state). */
   send(msgs: Message[]): void;
@@ -53,6 +56,9 @@ export interface RaftLoopOptions {
 
 export class RaftLoop {
   private running = false;
+  private failed = false;
+  private writeQueue: BatchOp[] = [];
+  private flushing: Promise<void> | null = null;
   private leader = false;
   private scheduled = false;
   private stopped = false;
@@ -91,6 +97,7 @@ export class RaftLoop {
   /** Resolves when no Ready is being processed (for a clean stop). */
   async idle(): Promise<void> {
     for (let i = 0; i < 500 && this.running; i++) await new Promise((r) => setTimeout(r, 10));
+    await this.drain();
   }
 
   private async run(): Promise<void> {
@@ -120,6 +127,8 @@ export class RaftLoop {
       this.leader = rd.softState.raftState === StateType.Leader;
     }
     for (const rs of rd.readStates) this.hooks.onReadState(rs.requestCtx, rs.index);
+    // A snapshot from the leader rewrites the state records: every older write must land first.
+    if (rd.snapshot !== null) await this.drain();
     const durable = rd.mustSync || rd.snapshot !== null;
     // A leader may send before its own write is durable (Raft thesis 10.2.1; etcd does the same). The
     // acks can only surface as committed entries or commit indexes in a later Ready, and the next Ready
@@ -140,15 +149,49 @@ export class RaftLoop {
     if (rd.committedEntries.length > 0) {
       for (const op of this.apply(rd.committedEntries)) ops.push(op);
     }
-    if (ops.length > 0) {
-      const t0 = performance.now();
-      // No sync: entries are durable in the log, and the applied index moves with the state, so a
-      // crash that loses this batch replays the same entries on restart.
-      await this.disk.write(ops, false);
-      this.hooks.observeApply((performance.now() - t0) / 1000);
-    }
+    if (ops.length > 0) this.enqueueWrite(ops);
     if (rd.committedEntries.length > 0) this.hooks.afterApply(this.applied.index);
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
+    // Backpressure: a disk that cannot keep up with the applies slows the loop down, within a bound.
+    if (this.writeQueue.length > WRITE_QUEUE_OPS_MAX) await this.drain();
+  }
+
+  /**
+   * Applied state goes to disk behind the Ready loop, many Readies per batch (as etcd commits its
+   * backend every 100 ms rather than per apply). No sync is needed: entries are durable in the log,
+   * and the applied index moves with the state in the same batch, so a crash that loses a batch
+   * replays the same entries on restart. The queue is FIFO, so a snapshot marker or a compaction
+   * enqueued after an apply lands after it: the log is never cut beyond what the disk holds.
+   */
+  private enqueueWrite(ops: readonly BatchOp[]): void {
+    for (const op of ops) this.writeQueue.push(op);
+    this.flushing ??= this.flushWrites();
+  }
+
+  private async flushWrites(): Promise<void> {
+    try {
+      while (this.writeQueue.length > 0 && !this.failed) {
+        const ops = this.writeQueue;
+        this.writeQueue = [];
+        // The newest hard state: its commit covers every applied index in this batch, and its term
+        // and vote are already durable (memory takes a hard state only after its sync write).
+        ops.push({ type: 'put', key: K.hardState, value: encodeValue(this.storage.hardState()) });
+        const t0 = performance.now();
+        await this.disk.write(ops, false);
+        this.hooks.observeApply((performance.now() - t0) / 1000);
+      }
+    } catch (e) {
+      this.failed = true;
+      this.stopped = true;
+      this.hooks.onFatal(e as Error);
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  /** Resolves when every enqueued write is on disk (before a snapshot install, and on stop). */
+  async drain(): Promise<void> {
+    for (let i = 0; i < 10_000 && this.flushing !== null; i++) await this.flushing;
   }
 
   /** The writes for a Ready's snapshot, entries and hard state (one batch: one fsync per Ready). */
@@ -239,7 +282,7 @@ export class RaftLoop {
   }
 
   /** etcd's --snapshot-count: mark a snapshot and compact the log so it never grows without bound. */
-  private async maybeSnapshot(): Promise<void> {
+  private maybeSnapshot(): void {
     const snapIndex = this.storage.snapshot().metadata.index;
     if (this.applied.index - snapIndex < this.opts.snapshotCount) return;
     const a = this.applied;
@@ -257,7 +300,7 @@ export class RaftLoop {
       this.storage.compact(compactTo);
       for (let i = first; i <= compactTo; i++) ops.push({ type: 'del', key: entryKey(i) });
     }
-    await this.disk.write(ops, false);
+    this.enqueueWrite(ops);
     this.log.info({ index: a.index, compactedTo: compactTo }, 'snapshot taken, log compacted');
   }
 }

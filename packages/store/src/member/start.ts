@@ -338,7 +338,10 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     id.raftApplied,
     id.stateApplied,
     {
-      send: (msgs) => transport.send(msgs),
+      send: (msgs) => {
+        transport.send(msgs);
+        transport.flushNow();
+      },
       onSoftState: (ss) => member.onSoftState(ss),
       onHardState: (term) => member.onHardState(term),
       onReadState: (ctx, index) => member.reads.onReadState(ctx, index),

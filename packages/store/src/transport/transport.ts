@@ -173,12 +173,16 @@ export class PeerTransport {
         this.offer(m);
       }
     }
-    // The member hands over a whole Ready's messages at once, which is already the batch: flush now
-    // rather than a turn later, which saves a hop's worth of latency on every round trip.
-    if (this.dirty.size > 0) {
-      if (this.flushScheduled !== null) clearImmediate(this.flushScheduled);
-      this.flush();
-    }
+  }
+
+  /**
+   * Sends what is queued now instead of at the end of this event-loop turn. The member calls it after
+   * handing over a whole Ready's messages (already one batch), saving a turn of latency per hop.
+   */
+  flushNow(): void {
+    if (this.dirty.size === 0 || this.state === 'stopped') return;
+    if (this.flushScheduled !== null) clearImmediate(this.flushScheduled);
+    this.flush();
   }
 
   private offer(m: Message): void {
