@@ -254,7 +254,9 @@ export class StoreMember implements StoreBackend {
     if (self === undefined || self.isLearner) return;
     const delayMs = randomInt(0, 2 * this.settings.heartbeatIntervalMs + 1);
     setTimeout(() => {
-      if (this.stopped || this.lead !== peer) return;
+      // Skip if a new leader is known. With no leader (another survivor's campaign is under way) still
+      // campaign: that survivor may lose for a shorter log, and this one must then not wait a timeout.
+      if (this.stopped || this.isLeader() || (this.lead !== peer && this.lead !== 0)) return;
       this.log.warn({ leader: peer.toString(16), delayMs }, 'leader process is gone; campaigning now');
       const term = this.term();
       this.loop.raw.step(
