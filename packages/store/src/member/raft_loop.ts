@@ -136,7 +136,7 @@ export class RaftLoop {
     // the leader's own copy is on disk. A Ready that needs no sync has nothing to wait for either.
     const sendFirst = (this.leader && rd.snapshot === null) || !durable;
     if (sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
-    let ops = await this.persistOps(rd);
+    let ops = await this.persistOps(rd, durable);
     if (durable) {
       const t0 = performance.now();
       await this.disk.write(ops, true);
@@ -160,8 +160,10 @@ export class RaftLoop {
    * Applied state goes to disk behind the Ready loop, many Readies per batch (as etcd commits its
    * backend every 100 ms rather than per apply). No sync is needed: entries are durable in the log,
    * and the applied index moves with the state in the same batch, so a crash that loses a batch
-   * replays the same entries on restart. The queue is FIFO, so a snapshot marker or a compaction
-   * enqueued after an apply lands after it: the log is never cut beyond what the disk holds.
+   * replays the same entries on restart. The queue is FIFO (one batch in flight at a time), so a
+   * snapshot marker or a compaction enqueued after an apply lands after it: the log is never cut
+   * beyond what the disk holds. These batches never touch keys the Ready loop's sync writes touch
+   * (hard state, new entries): LevelDB orders concurrent batches arbitrarily.
    */
   private enqueueWrite(ops: readonly BatchOp[]): void {
     for (const op of ops) this.writeQueue.push(op);
@@ -173,9 +175,6 @@ export class RaftLoop {
       while (this.writeQueue.length > 0 && !this.failed) {
         const ops = this.writeQueue;
         this.writeQueue = [];
-        // The newest hard state: its commit covers every applied index in this batch, and its term
-        // and vote are already durable (memory takes a hard state only after its sync write).
-        ops.push({ type: 'put', key: K.hardState, value: encodeValue(this.storage.hardState()) });
         const t0 = performance.now();
         await this.disk.write(ops, false);
         this.hooks.observeApply((performance.now() - t0) / 1000);
@@ -194,8 +193,13 @@ export class RaftLoop {
     for (let i = 0; i < 10_000 && this.flushing !== null; i++) await this.flushing;
   }
 
-  /** The writes for a Ready's snapshot, entries and hard state (one batch: one fsync per Ready). */
-  private async persistOps(rd: Ready): Promise<BatchOp[]> {
+  /**
+   * The writes for a Ready's snapshot, entries and hard state (one batch: one fsync per Ready). A hard
+   * state that only moved commit (no sync needed) is not written at all: concurrent LevelDB batches may
+   * land in any order, so the hard state is written only by the Ready loop's own sync writes, never
+   * by the background state writes; a restart recovers commit from the applied index (see start.ts).
+   */
+  private async persistOps(rd: Ready, durable: boolean): Promise<BatchOp[]> {
     const ops: BatchOp[] = [];
     if (rd.snapshot !== null) {
       for (const op of await this.snapshotOps(rd.snapshot)) ops.push(op);
@@ -214,7 +218,9 @@ export class RaftLoop {
         });
       }
     }
-    if (rd.hardState !== null) ops.push({ type: 'put', key: K.hardState, value: encodeValue(rd.hardState) });
+    if (rd.hardState !== null && durable) {
+      ops.push({ type: 'put', key: K.hardState, value: encodeValue(rd.hardState) });
+    }
     return ops;
   }
 

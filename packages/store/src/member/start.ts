@@ -99,7 +99,10 @@ function restore(config: MemberConfig, s: LoadedState): Identity {
   if (snapMeta !== null) storage.applySnapshot({ data: new Uint8Array(0), metadata: snapMeta });
   const snapIndex = snapMeta?.index ?? 0;
   storage.append(s.entries.filter((e) => e.index > snapIndex));
-  storage.setHardState(s.hardState);
+  // Commit-only hard states are never written (see RaftLoop.persistOps), so the stored commit may lag:
+  // everything applied or snapshotted was committed, and those entries are on disk.
+  const applied = Math.min(s.applied?.index ?? 0, storage.lastIndex());
+  storage.setHardState({ ...s.hardState, commit: Math.max(s.hardState.commit, applied, snapIndex) });
   return {
     meta: s.meta,
     state: StateMachine.load(s.stateRecords),

@@ -303,8 +303,9 @@ function verifyLoaded(s: LoadedState, where: string): void {
   const last = expected - 1;
   if (s.hardState.commit > last)
     fail(`hard state commit ${s.hardState.commit} is beyond the last entry ${last}`);
+  // The applied index may be ahead of the stored commit (commit-only hard states are not written);
+  // it may not be ahead of the log, since only durable, committed entries are applied.
   const applied = s.applied?.index ?? 0;
-  if (applied > s.hardState.commit && applied > snapIndex) {
-    fail(`applied index ${applied} is beyond the commit index ${s.hardState.commit}`);
-  }
+  if (applied > last && applied > snapIndex)
+    fail(`applied index ${applied} is beyond the last entry ${last}`);
 }
