@@ -21,6 +21,9 @@ import {
 import type pino from 'pino';
 import { type AppliedState, type BatchOp, type Disk, encodeValue, entryKey, K } from '../storage/disk.js';
 
+/** A sync write slower than this is logged: it delays heartbeats and may cost an election. */
+const SLOW_SYNC_WARN_MS = 300;
+
 /** Queued state writes beyond which the Ready loop waits for the disk. */
 const WRITE_QUEUE_OPS_MAX = 200_000;
 
@@ -140,7 +143,11 @@ export class RaftLoop {
     if (durable) {
       const t0 = performance.now();
       await this.disk.write(ops, true);
-      this.hooks.observeFsync((performance.now() - t0) / 1000);
+      const tookMs = performance.now() - t0;
+      this.hooks.observeFsync(tookMs / 1000);
+      // etcd's "took too long" warning: a slow disk holds up everything, heartbeats included.
+      if (tookMs > SLOW_SYNC_WARN_MS)
+        this.log.warn({ tookMs: Math.round(tookMs), ops: ops.length }, 'slow sync write');
       ops = [];
     }
     this.updateStorage(rd);
