@@ -2,12 +2,12 @@
 // requests and each is counted once, percentiles come out ordered, and requests to an endpoint that is
 // down are counted as errors by code instead of failing the run. Figures are printed, never asserted.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdClient, type MemberConfig, type RunningMember, startMember } from '@keelson/store';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/util/ports.js';
 import { LatencyHistogram } from '../src/histogram.js';
 import { errorKey, KV_OPS, type KvOptions, type KvResult, runKv, validateKvOptions } from '../src/kv.js';
 
@@ -15,17 +15,6 @@ const root = mkdtempSync(join(tmpdir(), 'keelson-bench-kv-'));
 let member: RunningMember | undefined;
 let endpoint = '';
 let client: EtcdClient | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function config(clientPort: number, peerPort: number): MemberConfig {
   return {

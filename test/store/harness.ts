@@ -3,11 +3,11 @@
 // run against both, so that etcd (STORE_IMPL=etcd) stays the reference for every expectation.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { freePorts } from '../util/ports.js';
 
 export type StoreImpl = 'etcd' | 'keelson';
 export type KillSignal = 'SIGKILL' | 'SIGTERM';
@@ -109,25 +109,6 @@ export function assertToolsPresent(impl: StoreImpl): void {
 }
 
 /** Reserves `count` distinct free loopback ports by holding listeners on port 0 until all are known. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-      return server;
-    }),
-  );
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('listener has no port');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
-}
 
 /**
  * Parses etcdctl's JSON, whose uint64 ids do not fit a double: integers of 16 or more digits become
@@ -136,6 +117,8 @@ export async function freePorts(count: number): Promise<number[]> {
 export function parseJsonLossless(text: string): unknown {
   return JSON.parse(text.replace(/([:[,]\s*)(\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
 }
+
+export { freePorts };
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

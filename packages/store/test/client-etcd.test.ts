@@ -2,27 +2,16 @@
 // a single-member etcd, so a wrong field number or method name would show up as a wrong or missing value.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freePort } from '../../../test/util/ports.js';
 import { cmp, EtcdClient, type EtcdClientError, op, type WatchResult } from '../src/client.js';
 import { loadClientServices } from '../src/grpc/proto.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: raw decoded protobuf messages
 type Wire = any;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,11 +2,11 @@
 // gRPC listeners) elect a leader, replicate writes, serve linearizable reads on followers, survive a
 // restart of a member from its data dir, and let a member added later catch up from a snapshot.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/util/ports.js';
 import type * as T from '../src/api/types.js';
 import type { MemberConfig } from '../src/config.js';
 import { type RunningMember, startMember } from '../src/member/start.js';
@@ -19,17 +19,6 @@ afterAll(async () => {
   for (const m of running) await m.stop().catch(() => {});
   rmSync(root, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 interface Spec {
   name: string;

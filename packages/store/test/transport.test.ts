@@ -1,9 +1,9 @@
-import { createServer } from 'node:net';
 import { crc32 } from 'node:zlib';
 import { EntryType, type Message, MessageType, message } from '@keelson/raft';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { freePort } from '../../../test/util/ports.js';
 import { decodeSnapshotAck, encodeSnapshotHeader } from '../src/transport/codec.js';
 import { PeerTransport, type TransportTuning } from '../src/transport/index.js';
 import { handshakeHeaders } from '../src/transport/options.js';
@@ -98,13 +98,6 @@ async function waitConnected(nodes: readonly Node[]): Promise<void> {
 }
 
 /** A free loopback port: bound, then released. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function app(from: number, to: number, index: number): Message {
   const data = Buffer.alloc(16 + (index % 64), index & 0xff);
