@@ -49,6 +49,16 @@ export class RawNode {
   }
 
   /**
+   * Starts an election now as a leadership transfer does: no PreVote round, and voters grant it even
+   * while they still believe in a leader (the lease is skipped). For an application that knows the
+   * leader is gone (its process died) and must not wait an election timeout. Safety is unchanged: a
+   * vote still needs an up-to-date log, and the term still rises.
+   */
+  campaignNow(): void {
+    this.raft.hup('transfer');
+  }
+
+  /**
    * Proposes data to be appended to the log. A follower forwards it to the leader (unless
    * forwarding is disabled); a refusal throws RaftError('ProposalDropped') naming the leader if known.
    * Acceptance is not commitment: the caller learns of commitment from committed entries.

@@ -190,3 +190,20 @@ describe('storage restart', () => {
     expect(n.status().hardState).toEqual(before);
   });
 });
+
+describe('campaignNow', () => {
+  it('wins at once after the leader is gone, where a PreVote campaign is refused by the lease', () => {
+    // Proves campaignNow skips PreVote and the voters' leader lease (as a transfer does), so a survivor
+    // that knows the leader's process died needs no election timeout; campaign() cannot do that.
+    const c = new Cluster([1, 2, 3], { preVote: true, checkQuorum: true });
+    c.elect(1);
+    c.partition([1], [2, 3]); // the leader is gone
+    c.get(2).node.campaign();
+    c.stabilize();
+    expect(c.leaders()).toEqual([1]); // 3 still holds 1's lease: the PreVote is refused
+    c.get(2).node.campaignNow();
+    c.stabilize();
+    expect(c.get(2).node.state).toBe(StateType.Leader);
+    expect(c.get(3).node.status().softState.lead).toBe(2);
+  });
+});

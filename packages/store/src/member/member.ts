@@ -10,8 +10,6 @@ import {
   ConfChangeType,
   type ConfState,
   type Entry,
-  MessageType,
-  message,
   RaftError,
   type SoftState,
   StateType,
@@ -244,8 +242,8 @@ export class StoreMember implements StoreBackend {
 
   /**
    * The leader's process is gone (its connection closed and its port refuses us). Rather than wait a
-   * whole election timeout, campaign now, as a leadership transfer would (a forced vote that skips the
-   * leader lease). Safety is Raft's as ever: the vote still needs an up-to-date log and a majority.
+   * whole election timeout, campaign now (RawNode.campaignNow: a forced vote that skips the leader
+   * lease, as a transfer does). Safety is Raft's as ever: the vote needs an up-to-date log and a majority.
    * A random delay of up to two heartbeats keeps the survivors from splitting the vote.
    */
   onPeerDown(peer: number): void {
@@ -258,10 +256,7 @@ export class StoreMember implements StoreBackend {
       // campaign: that survivor may lose for a shorter log, and this one must then not wait a timeout.
       if (this.stopped || this.isLeader() || (this.lead !== peer && this.lead !== 0)) return;
       this.log.warn({ leader: peer.toString(16), delayMs }, 'leader process is gone; campaigning now');
-      const term = this.term();
-      this.loop.raw.step(
-        message({ type: MessageType.TimeoutNow, from: peer, to: this.settings.memberId, term }),
-      );
+      this.loop.raw.campaignNow();
       this.loop.schedule();
     }, delayMs);
   }

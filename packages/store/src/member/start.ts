@@ -239,7 +239,6 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     resolveDone = r;
   });
   const leaderClients = new Map<string, EtcdClient>();
-  let dbSizeBytes = 0;
   const member: StoreMember = new StoreMember(
     {
       clusterId,
@@ -383,7 +382,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
   let changesSeen = 0;
   metrics.quotaBackendBytes.set(config.quotaBackendBytes);
   const sizeTimer = setInterval(() => {
-    dbSizeBytes = member.state.mvcc.sizeBytes();
+    const dbSizeBytes = member.state.mvcc.sizeBytes();
     const st = raw.status();
     metrics.dbTotalSizeBytes.set(dbSizeBytes);
     metrics.dbTotalSizeInUseBytes.set(dbSizeBytes);
@@ -397,7 +396,6 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     metrics.leaderChangesSeen.inc(member.leaderChanges - changesSeen);
     changesSeen = member.leaderChanges;
   }, 1000);
-  dbSizeBytes = member.state.mvcc.sizeBytes();
   const grpc = createEtcdGrpcServer(member, {
     maxRequestBytes: config.maxRequestBytes,
     logger: log.child({ component: 'grpc' }),
