@@ -9,11 +9,17 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@keelson\/bench$/, replacement: `${root}bench/src/index.ts` },
+      { find: /^@keelson\/chaos$/, replacement: `${root}chaos/src/index.ts` },
       { find: /^@keelson\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'chaos/test/**/*.test.ts',
+      'bench/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
