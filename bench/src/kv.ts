@@ -36,6 +36,8 @@ export interface KvOptions {
   keySize: number;
   /** Bytes per value (0: empty values). */
   valSize: number;
+  /** Called when the measured part starts (after connecting and prefilling). */
+  onMeasureStart?: () => void;
   /** One line a second while the run goes (and during prefill). */
   progress?: (line: string) => void;
   /** Put every key of the key space before measuring (always done for get, get-serializable and mixed). */
@@ -126,6 +128,7 @@ export async function runKv(o: KvOptions): Promise<KvResult> {
     if (o.prefill === true || o.op === 'get' || o.op === 'get-serializable' || o.op === 'mixed') {
       await prefill(conns, work, o.keySpace, Math.min(o.clients, o.keySpace), progress);
     }
+    o.onMeasureStart?.();
     return await measure(o, conns, work, progress);
   } finally {
     for (const c of conns) c.kv.close();
@@ -168,6 +171,8 @@ function openConns(endpoints: string[], count: number): Conn[] {
     // A local subchannel pool gives each connection its own TCP connection even to the same address.
     const kv = new KV(address, grpc.credentials.createInsecure(), {
       'grpc.use_local_subchannel_pool': 1,
+      // Channelz bookkeeping costs CPU on every call; the load generator has no use for it.
+      'grpc.enable_channelz': 0,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': -1,
     });

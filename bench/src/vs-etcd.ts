@@ -4,9 +4,9 @@
 // etcd, keelson, ...) on a fresh cluster, and the table reports the median of the rounds and the ratio
 // keelson/etcd: ratios, not absolute figures, because these machines are noisy.
 //   node bench/dist/vs-etcd.js [--quick] [--rounds N] [--duration S] [--only put-64,failover,...]
-//                              [--revisions N] [--failover-rounds N]
+//                              [--revisions N] [--failover-rounds N] [--soak-minutes N]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,7 +33,10 @@ const KV_WORKLOADS: readonly KvWorkload[] = [
   { id: 'get-serializable-64', op: 'get-serializable', clients: 64, label: 'serializable get, 64 clients' },
   { id: 'txn-cas-64', op: 'txn-cas', clients: 64, label: 'txn compare-and-swap, 64 clients' },
 ];
-const WORKLOAD_IDS = [...KV_WORKLOADS.map((w) => w.id), 'failover', 'history'];
+const WORKLOAD_IDS = [...KV_WORKLOADS.map((w) => w.id), 'failover', 'history', 'soak'];
+/** The soak: a long 256-client put run that must see no leader change (a busy disk or loop must not cost one). */
+const soakClients = 256;
+const soakMinutesMax = 24 * 60;
 const IMPLS: readonly BenchImpl[] = ['etcd', 'keelson'];
 
 const keySize = 8;
@@ -60,6 +63,8 @@ interface Settings {
   failoverRounds: number;
   /** History is costly (hundreds of thousands of writes per store); it runs this many rounds. */
   historyRounds: number;
+  /** Length of the soak run per store (it runs once). */
+  soakMinutes: number;
   only: Set<string>;
 }
 
@@ -80,6 +85,7 @@ export function parseSettings(argv: string[]): Settings {
       only: { type: 'string' },
       revisions: { type: 'string' },
       'failover-rounds': { type: 'string' },
+      'soak-minutes': { type: 'string' },
     },
     strict: true,
   });
@@ -98,6 +104,7 @@ export function parseSettings(argv: string[]): Settings {
     revisions: positiveInt('revisions', values.revisions, quick ? 20_000 : 300_000, revisionsMax),
     failoverRounds: positiveInt('failover-rounds', values['failover-rounds'], quick ? 1 : 3, 100),
     historyRounds: values.rounds === undefined ? 1 : rounds,
+    soakMinutes: positiveInt('soak-minutes', values['soak-minutes'], quick ? 1 : 10, soakMinutesMax),
     only,
   };
 }
@@ -149,12 +156,49 @@ function kvOptions(endpoints: string[], w: { op: KvOp; clients: number }, durati
  * client talks to the leader, as etcd's clientv3 would after a redirect: whether it landed on a follower
  * (one more hop) must not depend on which member won the first election.
  */
+/** A measured run, with the CPU it cost: all members together, and the bench client (this process). */
+export interface KvSample extends KvResult {
+  cpu: { serversMs: number; clientMs: number };
+}
+
+/** CPU time (user + system) a process has used so far, from /proc; 0 once it is gone. */
+function procCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14, 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Linux's USER_HZ: /proc reports CPU times in these ticks. */
+const clockTicksPerS = 100;
+
+async function measured(pids: ReadonlyArray<number | undefined>, o: KvOptions): Promise<KvSample> {
+  // The baseline is taken when the measured part starts: a get workload's prefill is not counted.
+  let servers0 = 0;
+  let client0 = process.cpuUsage();
+  const r = await runKv({
+    ...o,
+    onMeasureStart: () => {
+      servers0 = pids.reduce<number>((a, p) => a + procCpuMs(p), 0);
+      client0 = process.cpuUsage();
+    },
+  });
+  const client = process.cpuUsage(client0);
+  const serversMs = pids.reduce<number>((a, p) => a + procCpuMs(p), 0) - servers0;
+  return { ...r, cpu: { serversMs, clientMs: (client.user + client.system) / 1000 } };
+}
+
 async function kvSample(
   impl: BenchImpl,
   w: KvWorkload,
   durationS: number,
   warmupS: number,
-): Promise<KvResult> {
+): Promise<KvSample> {
   const cluster = await launchCluster({ impl, size: 3 });
   try {
     const leader = w.clients === 1 ? await cluster.waitLeader() : -1;
@@ -162,7 +206,7 @@ async function kvSample(
     // Unmeasured first: a fresh Node process runs its first seconds in the interpreter, a Go binary
     // does not; steady-state throughput is what is compared, so both get the same warm-up.
     await runKv({ ...kvOptions(endpoints, w, warmupS), keySpace: Math.min(keySpace, warmupKeySpace) });
-    return await runKv(kvOptions(endpoints, w, durationS));
+    return await measured(cluster.pids, kvOptions(endpoints, w, durationS));
   } finally {
     await cluster.stop();
   }
@@ -204,19 +248,67 @@ async function historySample(impl: BenchImpl, s: Settings, log: (l: string) => v
   }
 }
 
+/** A soak run: throughput, and the leader changes any member saw while it ran. */
+export interface SoakSample {
+  minutes: number;
+  leaderChanges: number;
+  result: KvResult;
+}
+
+/** etcd_server_leader_changes_seen_total of one member (both stores export it on the client port). */
+async function leaderChangesSeen(endpoint: string): Promise<number> {
+  const res = await fetch(`http://${endpoint}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  const text = await res.text();
+  const m = /^etcd_server_leader_changes_seen_total\s+(\S+)/m.exec(text);
+  if (m === null) throw new Error(`${endpoint}/metrics has no etcd_server_leader_changes_seen_total`);
+  return Number(m[1]);
+}
+
+async function soakSample(impl: BenchImpl, s: Settings, log: (l: string) => void): Promise<SoakSample> {
+  const cluster = await launchCluster({ impl, size: 3 });
+  try {
+    await cluster.waitLeader();
+    const w = { op: 'put' as const, clients: soakClients };
+    await runKv({ ...kvOptions(cluster.endpoints, w, s.warmupS) });
+    const before = await Promise.all(cluster.endpoints.map(leaderChangesSeen));
+    const result = await runKv({
+      ...kvOptions(cluster.endpoints, w, s.soakMinutes * 60),
+      progress: (line) => log(`soak ${impl}: ${line}`),
+    });
+    const after = await Promise.all(cluster.endpoints.map(leaderChangesSeen));
+    const leaderChanges = Math.max(...after.map((a, i) => a - (before[i] ?? 0)));
+    return { minutes: s.soakMinutes, leaderChanges, result };
+  } finally {
+    await cluster.stop();
+  }
+}
+
 interface Samples {
-  kv: Map<string, Record<BenchImpl, KvResult[]>>;
+  soak: Record<BenchImpl, SoakSample[]>;
+  kv: Map<string, Record<BenchImpl, KvSample[]>>;
   failover: Record<BenchImpl, FailoverResult[]>;
   history: Record<BenchImpl, HistorySample[]>;
 }
 
 function describeKv(r: KvResult): string {
   const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
-  return `${r.opsPerSec.toFixed(0)} ops/s, p99 ${r.latencyMs.p99.toFixed(2)} ms${errors > 0 ? `, ${errors} errors` : ''}`;
+  const cpu = 'cpu' in r ? cpuPerKop(r as KvSample) : null;
+  const cpuText =
+    cpu === null
+      ? ''
+      : `, CPU per 1k ops: servers ${cpu.servers.toFixed(0)} ms, client ${cpu.client.toFixed(0)} ms`;
+  return `${r.opsPerSec.toFixed(0)} ops/s, p99 ${r.latencyMs.p99.toFixed(2)} ms${errors > 0 ? `, ${errors} errors` : ''}${cpuText}`;
+}
+
+/** CPU milliseconds per 1,000 successful requests. */
+function cpuPerKop(r: KvSample): { servers: number; client: number } {
+  const kops = Math.max(1, r.ops) / 1000;
+  return { servers: r.cpu.serversMs / kops, client: r.cpu.clientMs / kops };
 }
 
 async function runAll(s: Settings, log: (l: string) => void): Promise<Samples> {
   const samples: Samples = {
+    soak: { etcd: [], keelson: [] },
     kv: new Map(),
     failover: { etcd: [], keelson: [] },
     history: { etcd: [], keelson: [] },
@@ -243,6 +335,13 @@ async function runAll(s: Settings, log: (l: string) => void): Promise<Samples> {
         samples.history[impl].push(r);
         log(`round ${round}/${s.rounds} history ${impl}: after ${describeKv(r.history)}`);
       }
+    }
+  }
+  if (s.only.has('soak')) {
+    for (const impl of IMPLS) {
+      const r = await soakSample(impl, s, log);
+      samples.soak[impl].push(r);
+      log(`soak ${impl}: ${r.leaderChanges} leader change(s) in ${r.minutes} min; ${describeKv(r.result)}`);
     }
   }
   return samples;
@@ -350,6 +449,25 @@ function buildRows(s: Samples, revisions: number): Row[] {
       ),
     );
   }
+  if (s.soak.etcd.length > 0) {
+    const minutes = s.soak.keelson[0]?.minutes ?? 0;
+    rows.push({
+      ...row(
+        `leader changes during a ${minutes}-minute ${soakClients}-client put run`,
+        'count',
+        'lower',
+        pick(s.soak, (x) => x.leaderChanges),
+      ),
+    });
+    rows.push(
+      row(
+        `put, ${soakClients} clients, over the ${minutes}-minute run`,
+        'ops/s',
+        'higher',
+        pick(s.soak, (x) => x.result.opsPerSec),
+      ),
+    );
+  }
   return rows;
 }
 
@@ -359,6 +477,24 @@ function fmt(x: number): string {
   return x.toFixed(2);
 }
 
+/** Where the CPU went in each steady workload (median of rounds): the evidence for what limits throughput. */
+export function formatCpuTable(kv: Samples['kv']): string {
+  const lines = [
+    '| workload | etcd members | keelson members | bench client (etcd run) | bench client (keelson run) |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const w of KV_WORKLOADS) {
+    const per = kv.get(w.id);
+    if (per === undefined) continue;
+    const m = (xs: KvSample[], f: (c: { servers: number; client: number }) => number) =>
+      fmt(median(xs.map((x) => f(cpuPerKop(x)))));
+    lines.push(
+      `| ${w.label} | ${m(per.etcd, (c) => c.servers)} | ${m(per.keelson, (c) => c.servers)} | ${m(per.etcd, (c) => c.client)} | ${m(per.keelson, (c) => c.client)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function formatTable(rows: readonly Row[]): string {
   const lines = [
     '| workload | etcd | keelson | ratio keelson/etcd |',
@@ -366,7 +502,9 @@ export function formatTable(rows: readonly Row[]): string {
     ...rows.map((r) => {
       const arrow = r.better === 'higher' ? '↑' : '↓';
       const name = `${r.workload} (${r.unit} ${arrow}${r.rounds === 1 ? ', 1 round' : ''})`;
-      return `| ${name} | ${fmt(r.etcd)} | ${fmt(r.keelson)} | ${r.ratio.toFixed(2)}× |`;
+      const ratio = Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '—';
+      const v = (x: number): string => (r.unit === 'count' ? String(Math.round(x)) : fmt(x));
+      return `| ${name} | ${v(r.etcd)} | ${v(r.keelson)} | ${ratio} |`;
     }),
   ];
   return lines.join('\n');
@@ -396,8 +534,12 @@ async function main(): Promise<void> {
   const samples = await runAll(s, log);
   const rows = buildRows(samples, s.revisions);
   const table = formatTable(rows);
+  const cpuTable =
+    samples.kv.size === 0
+      ? ''
+      : `\n\nCPU milliseconds per 1,000 requests (user + system; all three members together, and the in-process\nbench client; the machine has 2 cores = 2,000 ms of CPU per second):\n\n${formatCpuTable(samples.kv)}`;
   const minutes = ((performance.now() - startedMs) / 60_000).toFixed(1);
-  process.stdout.write(`${table}\n`);
+  process.stdout.write(`${table}${cpuTable}\n`);
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const base = join(dir, `vs-etcd-${stamp(startedAt)}${s.quick ? '-quick' : ''}`);
@@ -409,7 +551,7 @@ async function main(): Promise<void> {
     `medians of rounds; ↑ higher is better, ↓ lower is better; ${minutes} min in all.`,
     '',
   ];
-  writeFileSync(`${base}.md`, `${header.join('\n')}${table}\n`);
+  writeFileSync(`${base}.md`, `${header.join('\n')}${table}${cpuTable}\n`);
   const json = {
     startedAt: startedAt.toISOString(),
     settings: { ...s, only: [...s.only] },
@@ -418,6 +560,7 @@ async function main(): Promise<void> {
       kv: Object.fromEntries(samples.kv),
       failover: samples.failover,
       history: samples.history,
+      soak: samples.soak,
     },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);

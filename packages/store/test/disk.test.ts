@@ -1,12 +1,12 @@
-// Proves that the member database round-trips the Raft log, hard state and state records, and that
-// a corrupted, inconsistent or foreign data dir is refused with an error naming the problem instead
-// of starting empty.
+// Proves that a member's data dir (WAL + state database) round-trips the Raft log, hard state and
+// state records, and that a corrupted, inconsistent or foreign data dir is refused with an error
+// naming the problem instead of starting empty.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryType } from '@keelson/raft';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataDirError, Disk, encodeValue, entryKey, FORMAT, K } from '../src/storage/disk.js';
+import { DataDirError, Disk, encodeValue, FORMAT, K } from '../src/storage/disk.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -24,14 +24,6 @@ async function writeSample(dir: string, entries = 5): Promise<void> {
   const disk = await Disk.open(dir);
   await disk.initialise(META);
   const ops = [];
-  for (let i = 2; i < 2 + entries; i++) {
-    ops.push({
-      type: 'put' as const,
-      key: entryKey(i),
-      value: encodeValue([1, i, EntryType.Normal, Buffer.from(`e${i}`)]),
-    });
-  }
-  ops.push({ type: 'put' as const, key: K.hardState, value: encodeValue({ term: 1, vote: 3, commit: 4 }) });
   ops.push({
     type: 'put' as const,
     key: K.snapMeta,
@@ -39,7 +31,15 @@ async function writeSample(dir: string, entries = 5): Promise<void> {
   });
   ops.push({ type: 'put' as const, key: Buffer.from('s/m/x'), value: Buffer.from('state-record') });
   await disk.write(ops, true);
+  await disk.resetLog(1, 1, { term: 1, vote: 0, commit: 1 });
+  const log = [];
+  for (let i = 2; i < 2 + entries; i++) log.push(entry(1, i, `e${i}`));
+  await disk.appendLog(log, { term: 1, vote: 3, commit: 4 });
   await disk.close();
+}
+
+function entry(term: number, index: number, data: string) {
+  return { term, index, type: EntryType.Normal, data: Buffer.from(data) };
 }
 
 describe('Disk', () => {
@@ -76,7 +76,7 @@ describe('Disk', () => {
     for (const f of readdirSync(dbDir).filter((f) => f.endsWith('.log') || f.endsWith('.ldb'))) {
       const path = join(dbDir, f);
       const b = readFileSync(path);
-      const at = b.indexOf('e3');
+      const at = b.indexOf('state-record');
       if (at < 0) continue;
       b[at] = 'X'.charCodeAt(0);
       writeFileSync(path, b);
@@ -101,14 +101,91 @@ describe('Disk', () => {
     expect(err!.message).toMatch(/checksum|corrupt/i);
   });
 
-  // Proves a log with a hole (lost entries) is refused rather than replayed.
+  // Proves flipped bytes inside a WAL record are detected by its checksum and refused (not cut off).
+  it('refuses a WAL whose records were corrupted on disk', async () => {
+    const dir = tempDir();
+    await writeSample(dir, 50);
+    const walDir = Disk.walPath(dir);
+    let corrupted = 0;
+    for (const f of readdirSync(walDir)) {
+      const path = join(walDir, f);
+      const b = readFileSync(path);
+      const at = b.indexOf('e3');
+      if (at < 0) continue;
+      b[at] = 'X'.charCodeAt(0);
+      writeFileSync(path, b);
+      corrupted++;
+    }
+    expect(corrupted).toBe(1);
+    const err = await Disk.open(dir).then(
+      async (d) => {
+        await d.close();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(DataDirError);
+    expect(err!.message).toContain(dir);
+    expect(err!.message).toMatch(/checksum/);
+  });
+
+  // Proves a WAL whose entries skip an index (lost entries) is refused rather than replayed.
   it('refuses a Raft log with a gap', async () => {
     const dir = tempDir();
     await writeSample(dir);
     const disk = await Disk.open(dir);
-    await disk.write([{ type: 'del', key: entryKey(3) }], true);
-    await expect(disk.load()).rejects.toThrow(/gap: expected entry 3, found 4/);
+    await disk.appendLog([entry(1, 9, 'e9')], null);
     await disk.close();
+    await expect(Disk.open(dir)).rejects.toThrow(/gap in the log: entry 9 after 6/);
+  });
+
+  // Proves a state database without its WAL (or the reverse) is refused, not started with half a member.
+  it('refuses a data dir missing its WAL or its database', async () => {
+    const noWal = tempDir();
+    await writeSample(noWal);
+    rmSync(Disk.walPath(noWal), { recursive: true });
+    await expect(Disk.open(noWal)).rejects.toThrow(/Raft log .* is missing/);
+
+    const noDb = tempDir();
+    await writeSample(noDb);
+    rmSync(Disk.dbPath(noDb), { recursive: true });
+    await expect(Disk.open(noDb)).rejects.toThrow(/holds a Raft log but .* is missing/);
+  });
+
+  // Proves that a snapshot installed in the state database whose WAL reset record was lost (a crash in
+  // between) drops the WAL's entries of the replaced log instead of grafting them onto the snapshot.
+  it('drops WAL entries that do not continue the state snapshot', async () => {
+    const dir = tempDir();
+    await writeSample(dir);
+    const disk = await Disk.open(dir);
+    await disk.write(
+      [
+        {
+          type: 'put',
+          key: K.snapMeta,
+          value: encodeValue({ index: 4, term: 3, confState: { voters: [3] } }),
+        },
+      ],
+      true,
+    );
+    await disk.close();
+    const again = await Disk.open(dir);
+    const s = await again.load();
+    await again.close();
+    expect(s!.snapMeta!.index).toBe(4);
+    expect(s!.entries).toEqual([]);
+    expect(s!.hardState.commit).toBe(4);
+
+    // The same snapshot with its reset record in the WAL keeps the entries written after it.
+    const ok = await Disk.open(dir);
+    await ok.load();
+    await ok.resetLog(4, 3, null);
+    await ok.appendLog([entry(3, 5, 'after')], { term: 3, vote: 3, commit: 5 });
+    await ok.close();
+    const last = await Disk.open(dir);
+    const s2 = await last.load();
+    await last.close();
+    expect(s2!.entries.map((e) => [e.index, Buffer.from(e.data).toString()])).toEqual([[5, 'after']]);
   });
 
   // Proves an etcd data dir and a half-deleted database are refused with a message naming them.

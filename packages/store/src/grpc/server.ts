@@ -64,6 +64,8 @@ export function createEtcdGrpcServer(backend: StoreBackend, opts: EtcdGrpcServer
     // etcd's server keepalive defaults: ping an idle client every 2 hours, give up after 20 seconds.
     'grpc.keepalive_time_ms': 2 * 60 * 60 * 1000,
     'grpc.keepalive_timeout_ms': 20 * 1000,
+    // Channelz keeps per-call counters and traces (a cost on every request); nothing reads them.
+    'grpc.enable_channelz': 0,
   });
   server.addService(recordRequestSizes(services.KV.service, ctx.requestSizes), kvHandlers(ctx));
   server.addService(services.Watch.service, { Watch: (call: WatchCall) => serveWatch(ctx, call) });

@@ -344,7 +344,7 @@ export class StoreMember implements StoreBackend {
     if (batch.length === 0 || this.stopped) return;
     try {
       this.loop.raw.proposeMany(batch.map((p) => p.data));
-      this.loop.schedule();
+      this.loop.runNow();
     } catch (e) {
       if (!(e instanceof RaftError && e.code === 'ProposalDropped')) throw e;
       this.retryLater(batch);

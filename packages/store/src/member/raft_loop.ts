@@ -1,7 +1,7 @@
 // The Raft Ready loop of one member: ticks, steps and proposals go into the RawNode; each Ready is
-// persisted (one sync batch for all its entries and hard state: group commit), then its messages are
-// sent, then its committed entries are applied (one atomic batch with the applied index), then the
-// node advances. Only one Ready is in progress at a time; everything arriving meanwhile batches into
+// persisted (one WAL record and one fdatasync for all its entries and hard state: group commit), then
+// its messages are sent, then its committed entries are applied (their state written behind the loop,
+// in one atomic batch with the applied index), then the node advances. Only one Ready is in progress at a time; everything arriving meanwhile batches into
 // the next one.
 import {
   type ConfChange,
@@ -19,13 +19,22 @@ import {
   StateType,
 } from '@keelson/raft';
 import type pino from 'pino';
-import { type AppliedState, type BatchOp, type Disk, encodeValue, entryKey, K } from '../storage/disk.js';
+import { type AppliedState, type BatchOp, type Disk, encodeValue, K } from '../storage/disk.js';
 
 /** A sync write slower than this is logged: it delays heartbeats and may cost an election. */
 const SLOW_SYNC_WARN_MS = 300;
 
 /** Queued state writes beyond which the Ready loop waits for the disk. */
 const WRITE_QUEUE_OPS_MAX = 200_000;
+
+/**
+ * The state database is written in batches at most this far apart (etcd's backend batch interval).
+ * Fewer, larger writes leave the disk to the WAL's fdatasyncs: on ext4 an fdatasync also flushes the
+ * dirty pages that other writes left behind.
+ */
+const BACKEND_BATCH_INTERVAL_MS = 100;
+/** ... or as soon as this many ops are queued (etcd's backend batch limit). */
+const BACKEND_BATCH_LIMIT_OPS = 10_000;
 
 export interface RaftLoopHooks {
   /** Sends messages to peers (MsgSnap already carries the full state). */
@@ -61,7 +70,11 @@ export class RaftLoop {
   private running = false;
   private failed = false;
   private writeQueue: BatchOp[] = [];
+  /** The queued batch must be synced (a snapshot marker); then these run (WAL segments released). */
+  private writeQueueSync = false;
+  private writeQueueAfter: Array<() => Promise<void>> = [];
   private flushing: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
   private leader = false;
   private scheduled = false;
   private stopped = false;
@@ -91,6 +104,15 @@ export class RaftLoop {
       this.scheduled = false;
       void this.run();
     });
+  }
+
+  /**
+   * Processes the Ready in this turn when the loop is idle: for a batch of proposals, which is itself
+   * already the product of a turn's batching (one event-loop turn less on every write).
+   */
+  runNow(): void {
+    if (this.running || this.stopped) return;
+    void this.run();
   }
 
   stop(): void {
@@ -139,24 +161,21 @@ export class RaftLoop {
     // the leader's own copy is on disk. A Ready that needs no sync has nothing to wait for either.
     const sendFirst = (this.leader && rd.snapshot === null) || !durable;
     if (sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
-    let ops = await this.persistOps(rd, durable);
     if (durable) {
       const t0 = performance.now();
-      await this.disk.write(ops, true);
+      await this.persist(rd);
       const tookMs = performance.now() - t0;
       this.hooks.observeFsync(tookMs / 1000);
       // etcd's "took too long" warning: a slow disk holds up everything, heartbeats included.
       if (tookMs > SLOW_SYNC_WARN_MS)
-        this.log.warn({ tookMs: Math.round(tookMs), ops: ops.length }, 'slow sync write');
-      ops = [];
+        this.log.warn({ tookMs: Math.round(tookMs), entries: rd.entries.length }, 'slow sync write');
     }
     this.updateStorage(rd);
     if (!sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
-    // What needs no sync (a new commit index) goes to disk in the same batch as the apply.
     if (rd.committedEntries.length > 0) {
-      for (const op of this.apply(rd.committedEntries)) ops.push(op);
+      const ops = this.apply(rd.committedEntries);
+      if (ops.length > 0) this.enqueueWrite(ops);
     }
-    if (ops.length > 0) this.enqueueWrite(ops);
     if (rd.committedEntries.length > 0) this.hooks.afterApply(this.applied.index);
     this.maybeSnapshot();
     // Backpressure: a disk that cannot keep up with the applies slows the loop down, within a bound.
@@ -172,20 +191,45 @@ export class RaftLoop {
    * beyond what the disk holds. These batches never touch keys the Ready loop's sync writes touch
    * (hard state, new entries): LevelDB orders concurrent batches arbitrarily.
    */
-  private enqueueWrite(ops: readonly BatchOp[]): void {
+  private enqueueWrite(ops: readonly BatchOp[], then?: { sync: true; after: () => Promise<void> }): void {
     for (const op of ops) this.writeQueue.push(op);
+    if (then !== undefined) {
+      this.writeQueueSync = true;
+      this.writeQueueAfter.push(then.after);
+    }
+    this.scheduleFlush();
+  }
+
+  /** Starts a flush now (a sync request, a full batch) or when the batch interval is up. */
+  private scheduleFlush(): void {
+    if (this.flushing !== null || this.writeQueue.length === 0) return;
+    if (this.writeQueueSync || this.writeQueue.length >= BACKEND_BATCH_LIMIT_OPS || this.stopped) {
+      this.flushNow();
+      return;
+    }
+    this.flushTimer ??= setTimeout(() => this.flushNow(), BACKEND_BATCH_INTERVAL_MS);
+  }
+
+  private flushNow(): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     this.flushing ??= this.flushWrites();
   }
 
+  /** Writes one batch: everything queued so far. Whatever is queued meanwhile waits for the next one. */
   private async flushWrites(): Promise<void> {
     try {
-      while (this.writeQueue.length > 0 && !this.failed) {
-        const ops = this.writeQueue;
-        this.writeQueue = [];
-        const t0 = performance.now();
-        await this.disk.write(ops, false);
-        this.hooks.observeApply((performance.now() - t0) / 1000);
-      }
+      if (this.writeQueue.length === 0 || this.failed) return;
+      const ops = this.writeQueue;
+      const sync = this.writeQueueSync;
+      const after = this.writeQueueAfter;
+      this.writeQueue = [];
+      this.writeQueueSync = false;
+      this.writeQueueAfter = [];
+      const t0 = performance.now();
+      await this.disk.write(ops, sync);
+      this.hooks.observeApply((performance.now() - t0) / 1000);
+      for (const f of after) await f();
     } catch (e) {
       this.failed = true;
       this.stopped = true;
@@ -193,42 +237,34 @@ export class RaftLoop {
     } finally {
       this.flushing = null;
     }
+    if (!this.failed) this.scheduleFlush();
   }
 
   /** Resolves when every enqueued write is on disk (before a snapshot install, and on stop). */
   async drain(): Promise<void> {
-    for (let i = 0; i < 10_000 && this.flushing !== null; i++) await this.flushing;
+    for (let i = 0; i < 10_000 && !this.failed; i++) {
+      if (this.flushing !== null) await this.flushing;
+      else if (this.writeQueue.length > 0) this.flushNow();
+      else return;
+    }
   }
 
   /**
-   * The writes for a Ready's snapshot, entries and hard state (one batch: one fsync per Ready). A hard
-   * state that only moved commit (no sync needed) is not written at all: concurrent LevelDB batches may
-   * land in any order, so the hard state is written only by the Ready loop's own sync writes, never
-   * by the background state writes; a restart recovers commit from the applied index (see start.ts).
+   * Makes a Ready's snapshot, entries and hard state durable: one WAL record and one fdatasync (group
+   * commit). A hard state that only moved commit needs no sync and is not written at all; a restart
+   * recovers commit from the applied index (see start.ts). An installed snapshot is written to the
+   * state database (synced) before the WAL records the log reset.
    */
-  private async persistOps(rd: Ready, durable: boolean): Promise<BatchOp[]> {
-    const ops: BatchOp[] = [];
-    if (rd.snapshot !== null) {
-      for (const op of await this.snapshotOps(rd.snapshot)) ops.push(op);
+  private async persist(rd: Ready): Promise<void> {
+    const hs = rd.hardState;
+    if (rd.snapshot === null) {
+      await this.disk.appendLog(rd.entries, hs);
+      return;
     }
-    if (rd.entries.length > 0) {
-      const first = rd.entries[0]!.index;
-      const last = rd.entries[rd.entries.length - 1]!.index;
-      // A new leader may overwrite a longer uncommitted suffix: drop the part beyond the new last entry.
-      const oldLast = rd.snapshot !== null ? 0 : this.storage.lastIndex();
-      for (let i = last + 1; i <= oldLast && i >= first; i++) ops.push({ type: 'del', key: entryKey(i) });
-      for (const e of rd.entries) {
-        ops.push({
-          type: 'put',
-          key: entryKey(e.index),
-          value: encodeValue([e.term, e.index, e.type, e.data]),
-        });
-      }
-    }
-    if (rd.hardState !== null && durable) {
-      ops.push({ type: 'put', key: K.hardState, value: encodeValue(rd.hardState) });
-    }
-    return ops;
+    const m = rd.snapshot.metadata;
+    await this.disk.write(await this.snapshotOps(rd.snapshot), true);
+    await this.disk.resetLog(m.index, m.term, rd.entries.length === 0 ? hs : null);
+    if (rd.entries.length > 0) await this.disk.appendLog(rd.entries, hs);
   }
 
   private updateStorage(rd: Ready): void {
@@ -242,7 +278,6 @@ export class RaftLoop {
 
   private async snapshotOps(snap: Snapshot): Promise<BatchOp[]> {
     const ops: BatchOp[] = [];
-    for (const key of await this.disk.keysUnder(K.entryPrefix)) ops.push({ type: 'del', key });
     for (const op of await this.hooks.installSnapshot(snap)) ops.push(op);
     const m = snap.metadata;
     ops.push({ type: 'put', key: K.snapMeta, value: encodeValue(m) });
@@ -308,13 +343,21 @@ export class RaftLoop {
       },
     ];
     const compactTo = a.index - this.opts.snapshotCatchUpEntries;
-    const first = this.storage.firstIndex();
-    if (compactTo >= first) {
-      this.storage.compact(compactTo);
-      for (let i = first; i <= compactTo; i++) ops.push({ type: 'del', key: entryKey(i) });
-    }
-    this.enqueueWrite(ops);
-    this.log.info({ index: a.index, compactedTo: compactTo }, 'snapshot taken, log compacted');
+    if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
+    // WAL segments go only once the state that covers them is synced (a crash could lose it otherwise).
+    this.enqueueWrite(ops, {
+      sync: true,
+      after: async () => {
+        const released = await this.disk.releaseLog(compactTo).catch((e: Error) => {
+          this.log.warn({ err: e.message }, 'could not delete old WAL segments');
+          return 0;
+        });
+        this.log.info(
+          { index: a.index, compactedTo: compactTo, walSegmentsReleased: released },
+          'snapshot taken, log compacted',
+        );
+      },
+    });
   }
 }
 

@@ -64,6 +64,12 @@ export async function startMember(config: MemberConfig, logger: pino.Logger): Pr
   try {
     const loaded = await disk.load();
     id = loaded === null ? await bootstrap(config, disk, logger) : restore(config, loaded);
+    if (loaded !== null && loaded.walTornBytes > 0) {
+      logger.warn(
+        { bytes: loaded.walTornBytes },
+        'cut off a torn last WAL record (a write interrupted by a crash)',
+      );
+    }
   } catch (e) {
     await disk.close().catch(() => {});
     throw e;
@@ -150,8 +156,8 @@ async function bootstrapNew(config: MemberConfig, disk: Disk): Promise<Identity>
   const ops = state.takeChanges();
   ops.push({ type: 'put', key: K.snapMeta, value: encodeValue(snapMeta) });
   ops.push({ type: 'put', key: K.applied, value: encodeValue(snapMeta) });
-  ops.push({ type: 'put', key: K.hardState, value: encodeValue({ term: 1, vote: 0, commit: 1 }) });
   await disk.write(ops, true);
+  await disk.resetLog(1, 1, { term: 1, vote: 0, commit: 1 });
   const storage = new MemoryStorage();
   storage.applySnapshot({ data: new Uint8Array(0), metadata: snapMeta });
   storage.setHardState({ term: 1, vote: 0, commit: 1 });

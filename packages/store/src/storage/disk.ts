@@ -1,6 +1,10 @@
-// The member's durable state: ONE level database per member holding the Raft log, the hard state,
-// the snapshot metadata, the applied index and the whole state machine (MVCC, leases, members), so
-// that an apply and its applied index commit in one atomic batch.
+// The member's durable state, in two parts (as etcd has its WAL and its bbolt backend):
+// - the Raft log and hard state in a write-ahead log (member/raft, see wal.ts): one fdatasync per
+//   durable Ready;
+// - one level database (member/keelson.db) holding the snapshot metadata, the applied index and the
+//   whole state machine (MVCC, leases, members), so that an apply and its applied index commit in one
+//   atomic batch. It is written behind the Ready loop without sync: after a crash it may be behind,
+//   and the WAL replays what it lacks. It is synced before WAL segments are released.
 //
 // LevelDB does not verify block checksums on reads by default and, without paranoid checks, skips
 // corrupted log records on open. A store that silently lost records would be worse than one that
@@ -9,19 +13,18 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { ConfState, Entry, EntryType, HardState, SnapshotMetadata } from '@keelson/raft';
+import type { ConfState, Entry, HardState, SnapshotMetadata } from '@keelson/raft';
 import { Level } from 'level';
 import { Packr } from 'msgpackr';
+import { type LogReset, Wal, type WalContents, WalCorruptError } from './wal.js';
 
-export const FORMAT = 'keelson-store-v1';
+export const FORMAT = 'keelson-store-v2';
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 /** Key prefixes. Big-endian fixed-width numbers so that level's byte order is numeric order. */
 export const K = {
   meta: Buffer.from('x/meta'),
-  hardState: Buffer.from('r/hs'),
   snapMeta: Buffer.from('r/snap'),
-  entryPrefix: Buffer.from('r/e/'),
   applied: Buffer.from('a/applied'),
   /** The state machine's records (MVCC, leases, members, alarms) live under s/. */
   statePrefix: Buffer.from('s/'),
@@ -56,6 +59,8 @@ export interface LoadedState {
   readonly applied: AppliedState | null;
   /** Records under s/ with the s/ prefix kept, in key order. */
   readonly stateRecords: Array<[Buffer, Buffer]>;
+  /** Bytes of a torn last WAL record that were cut off (0 when the WAL ended cleanly). */
+  readonly walTornBytes: number;
 }
 
 /** A data dir the member must refuse: corrupted, foreign, or not Keelson's. */
@@ -67,13 +72,6 @@ export class DataDirError extends Error {
     super(`data dir ${dataDir}: ${problem}`);
     this.name = 'DataDirError';
   }
-}
-
-export function entryKey(index: number): Buffer {
-  const b = Buffer.allocUnsafe(K.entryPrefix.length + 8);
-  K.entryPrefix.copy(b, 0);
-  b.writeBigUInt64BE(BigInt(index), K.entryPrefix.length);
-  return b;
 }
 
 /** Prefixes the value with its CRC-32 (4 bytes, big-endian). */
@@ -105,24 +103,26 @@ export function decodeValue<T>(b: Buffer): T {
   return packr.unpack(b) as T;
 }
 
-export function encodeEntry(e: Entry): Buffer {
-  return seal(packr.pack([e.term, e.index, e.type, e.data]));
-}
-
-function decodeEntry(b: Buffer): Entry {
-  const [term, index, type, data] = packr.unpack(b) as [number, number, EntryType, Uint8Array];
-  return { term, index, type, data: data ?? new Uint8Array(0) };
-}
-
 export class Disk {
+  private walContents: WalContents | null;
+
   private constructor(
     readonly dataDir: string,
     readonly db: Level<Buffer, Buffer>,
-  ) {}
+    private readonly wal: Wal,
+    walContents: WalContents,
+  ) {
+    this.walContents = walContents;
+  }
 
   /** The database directory inside a data dir. */
   static dbPath(dataDir: string): string {
     return join(dataDir, 'member', 'keelson.db');
+  }
+
+  /** The WAL directory inside a data dir (not member/wal: that name marks an etcd data dir). */
+  static walPath(dataDir: string): string {
+    return join(dataDir, 'member', 'raft');
   }
 
   /** Whether the data dir already holds a member (then the initial-cluster flags are ignored, as in etcd). */
@@ -142,7 +142,20 @@ export class Disk {
       );
     }
     const path = Disk.dbPath(dataDir);
+    const walPath = Disk.walPath(dataDir);
     const fresh = !existsSync(path);
+    if (fresh && Wal.exists(walPath)) {
+      throw new DataDirError(
+        dataDir,
+        `${walPath} holds a Raft log but ${path} is missing; refusing to start`,
+      );
+    }
+    if (!fresh && !Wal.exists(walPath)) {
+      throw new DataDirError(
+        dataDir,
+        `${path} exists but its Raft log ${walPath} is missing; refusing to start`,
+      );
+    }
     if (!fresh && !existsSync(join(path, 'CURRENT'))) {
       const files = readdirSync(path).join(', ') || 'nothing';
       throw new DataDirError(
@@ -169,11 +182,41 @@ export class Disk {
       await db.close().catch(() => {});
       throw new DataDirError(dataDir, `LevelDB found corruption while opening ${path}: ${complaint}`);
     }
-    return new Disk(dataDir, db);
+    try {
+      const { wal, contents } = await Wal.open(walPath);
+      return new Disk(dataDir, db, wal, contents);
+    } catch (e) {
+      await db.close().catch(() => {});
+      if (e instanceof WalCorruptError) throw new DataDirError(dataDir, e.message);
+      throw new DataDirError(dataDir, `cannot open the Raft log ${walPath}: ${(e as Error).message}`);
+    }
   }
 
   async close(): Promise<void> {
+    await this.wal.close();
     await this.db.close();
+  }
+
+  /** Appends entries (replacing any suffix from their first index) and the hard state; durable. */
+  appendLog(entries: readonly Entry[], hs: HardState | null): Promise<void> {
+    return this.wal.save(entries, hs);
+  }
+
+  /**
+   * Records that the log was replaced by an installed snapshot; durable. The state database must
+   * already hold the snapshot's state, synced (see load: a lost reset record is recognised).
+   */
+  resetLog(index: number, term: number, hs: HardState | null): Promise<void> {
+    return this.wal.reset(index, term, hs);
+  }
+
+  /** Deletes WAL segments whose entries are all at or below `index`; the state must be synced first. */
+  releaseLog(index: number): Promise<number> {
+    return this.wal.release(index);
+  }
+
+  walSegments(): number {
+    return this.wal.segmentCount();
   }
 
   /** Reads and verifies everything; returns null for a database that was never initialised. */
@@ -209,22 +252,23 @@ export class Disk {
         `unknown format ${JSON.stringify(meta.format)} (expected ${FORMAT})`,
       );
     }
-    const hs = await get(K.hardState);
-    const snap = await get(K.snapMeta);
+    const snapBytes = await get(K.snapMeta);
     const applied = await get(K.applied);
-    const entries: Entry[] = [];
-    for await (const [k, v] of this.db.iterator({ gte: K.entryPrefix, lt: prefixEnd(K.entryPrefix) })) {
-      entries.push(decodeEntry(unseal(k, v, where)));
-    }
+    const snap = snapBytes === null ? null : decodeValue<SnapshotMetadata>(snapBytes);
+    const wal = this.walContents;
+    if (wal === null) throw new Error('the Raft log was already loaded');
+    this.walContents = null;
+    const { entries, hardState } = logAfterSnapshot(wal, snap);
     const stateRecords: Array<[Buffer, Buffer]> = [];
     for await (const [k, v] of this.db.iterator({ gte: K.statePrefix, lt: prefixEnd(K.statePrefix) })) {
       stateRecords.push([k, unseal(k, v, where)]);
     }
     const state: LoadedState = {
       meta,
-      hardState: hs === null ? { term: 0, vote: 0, commit: 0 } : decodeValue<HardState>(hs),
-      snapMeta: snap === null ? null : decodeValue<SnapshotMetadata>(snap),
+      hardState,
+      snapMeta: snap,
       entries,
+      walTornBytes: wal.tornBytes,
       applied: applied === null ? null : decodeValue<AppliedState>(applied),
       stateRecords,
     };
@@ -263,6 +307,29 @@ export class Disk {
     const db = this.db as unknown as { compactRange?: (a: Buffer, b: Buffer) => Promise<void> };
     if (db.compactRange !== undefined) await db.compactRange(Buffer.from([0]), Buffer.from([0xff]));
   }
+}
+
+/**
+ * The log that continues the state database's snapshot. The WAL's log matches the snapshot when it
+ * holds the snapshot's entry (same index and term) or was reset at it. Otherwise a follower installed
+ * the snapshot and crashed before the WAL's reset record was durable: the WAL's entries belong to the
+ * replaced log and are dropped (the install was never acknowledged, so the leader sends it again).
+ */
+function logAfterSnapshot(
+  wal: WalContents,
+  snap: SnapshotMetadata | null,
+): { entries: Entry[]; hardState: HardState } {
+  const hs = wal.hardState ?? { term: 0, vote: 0, commit: 0 };
+  if (snap === null) return { entries: wal.entries, hardState: hs };
+  const at = (r: LogReset | null): boolean => r !== null && r.index === snap.index && r.term === snap.term;
+  const first = wal.entries[0]?.index ?? 0;
+  const own = wal.entries[snap.index - first];
+  const matches = at(wal.reset) || (own !== undefined && own.index === snap.index && own.term === snap.term);
+  const lastWal = wal.entries[wal.entries.length - 1]?.index ?? wal.reset?.index ?? 0;
+  if (matches || lastWal < snap.index) {
+    return { entries: wal.entries.filter((e) => e.index > snap.index), hardState: hs };
+  }
+  return { entries: [], hardState: { ...hs, commit: Math.min(hs.commit, snap.index) } };
 }
 
 function leveldbCorruption(dbPath: string): string | null {
