@@ -1,2 +1,49 @@
 // Chaos suites for the store: linearizability and watch checkers, nemeses, workloads.
+// This file is the package's whole public API.
+
 export const CHAOS_PACKAGE = '@keelson/chaos';
+
+export {
+  type CheckOptions,
+  type CheckResult,
+  checkHistory,
+  DEFAULT_TIMEOUT_MS,
+  type Failure,
+  type PartitionResult,
+  type Verdict,
+} from './lin/check.js';
+export { type GeneratedModel, type GenerateOptions, generateHistory } from './lin/generate.js';
+export {
+  type EventType,
+  formatHistory,
+  HistoryError,
+  type HistoryOp,
+  type ParsedHistory,
+  parseHistory,
+} from './lin/history.js';
+export {
+  type Model,
+  type NondeterministicModel,
+  type Partition,
+  powerSetModel,
+  type TimedOp,
+} from './lin/model.js';
+export { type KvState, kvModel } from './lin/models/kv.js';
+export { casRegisterModel, type RegisterState, registerModel } from './lin/models/register.js';
+export { canonical, sameValue } from './lin/models/values.js';
+export { Prng } from './lin/prng.js';
+export { renderReport, writeReport } from './lin/report.js';
+export { type SearchResult, searchLinearization } from './lin/search.js';
+
+import type { HistoryOp } from './lin/history.js';
+import type { Model } from './lin/model.js';
+import { kvModel } from './lin/models/kv.js';
+import { casRegisterModel, registerModel } from './lin/models/register.js';
+
+/** The models `keelson chaos check --model` knows, by name. */
+export const historyModels: Readonly<Record<'register' | 'cas-register' | 'kv', Model<unknown, HistoryOp>>> =
+  {
+    register: registerModel,
+    'cas-register': casRegisterModel,
+    kv: kvModel as Model<unknown, HistoryOp>,
+  };

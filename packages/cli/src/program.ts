@@ -1,6 +1,7 @@
 // The `keelson` command line.
 import { Command, InvalidArgumentError } from 'commander';
 import { addBenchCommands } from './bench.js';
+import { addChaosCommands } from './chaos.js';
 import { DEMO_SEED, demo } from './demo.js';
 import type { Io } from './io.js';
 import { simRun, simSoak } from './sim.js';
@@ -63,6 +64,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       }) => setExit(await simSoak(opts, io)),
     );
   addBenchCommands(program, io, setExit);
+  addChaosCommands(program, io, setExit);
   return program;
 }
 
