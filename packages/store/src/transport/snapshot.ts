@@ -23,6 +23,7 @@ import {
   type SnapshotHeader,
 } from './codec.js';
 import { refusalReason } from './handshake.js';
+import { zeroMask } from './mask.js';
 import { handshakeHeaders, peerSocketUrl, SNAPSHOT_PATH, type TransportTuning } from './options.js';
 import type { TransportCounters } from './stats.js';
 
@@ -92,6 +93,9 @@ export class SnapshotSender {
       handshakeTimeout: this.ctx.tuning.connectTimeoutMs,
       perMessageDeflate: false,
       maxPayload: ACK_MAX_PAYLOAD_BYTES,
+      // Peer links are member-to-member, never through a browser or a caching proxy (what masking
+      // guards against); a zero mask lets ws send the payload as it is, without a masked copy.
+      generateMask: zeroMask,
     });
     this.ws = ws;
     ws.on('open', () => {

@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import { Backoff } from './backoff.js';
 import { encodeBatch, estimateMessageBytes } from './codec.js';
 import { refusalReason } from './handshake.js';
+import { zeroMask } from './mask.js';
 import { handshakeHeaders, peerSocketUrl, STREAM_PATH, type TransportTuning } from './options.js';
 import type { TransportCounters } from './stats.js';
 
@@ -202,6 +203,9 @@ export class PeerLink {
       handshakeTimeout: this.ctx.tuning.connectTimeoutMs,
       perMessageDeflate: false,
       maxPayload: OUTBOUND_MAX_PAYLOAD_BYTES,
+      // Peer links are member-to-member, never through a browser or a caching proxy (what masking
+      // guards against); a zero mask lets ws send the payload as it is, without a masked copy.
+      generateMask: zeroMask,
     });
     this.ws = ws;
     let refused = false;
