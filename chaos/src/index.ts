@@ -47,3 +47,37 @@ export const historyModels: Readonly<Record<'register' | 'cas-register' | 'kv', 
     'cas-register': casRegisterModel,
     kv: kvModel as Model<unknown, HistoryOp>,
   };
+
+// Watch checkers (src/watch) and the set checker: see README "Watch and set checkers".
+export { checkSet, type SetAdd, type SetCheckOptions, type SetCheckResult } from './set.js';
+// The store chaos suite (src/store): a cluster of real members, nemeses, workloads, runSuite.
+export { ChaosCluster, type ChaosMember, type ClusterOptions } from './store/cluster.js';
+export {
+  allVariants,
+  NEMESES,
+  NEMESIS_KINDS,
+  Nemesis,
+  type NemesisEvent,
+  type NemesisKind,
+  parseNemeses,
+} from './store/nemesis.js';
+export { type CheckerVerdict, runSuite, type SuiteOptions, type SuiteSummary } from './store/run.js';
+export { checkWatches } from './watch/check.js';
+export { formatWatchReport } from './watch/report.js';
+export { WatchLogError } from './watch/stream.js';
+export {
+  type HistoryWrite,
+  type ReplayLog,
+  WATCH_PROPERTIES,
+  type WatchCheckOptions,
+  type WatchCheckResult,
+  type WatchCompaction,
+  type WatchEventRec,
+  type WatcherLog,
+  type WatchKv,
+  type WatchPropertyName,
+  type WatchPropertyVerdict,
+  type WatchResponseRec,
+  type WatchSession,
+  type WatchViolation,
+} from './watch/types.js';

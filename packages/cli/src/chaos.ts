@@ -2,9 +2,12 @@
 // Exit codes: 0 linearizable, 1 not linearizable, 2 unknown (the time budget or memo ran out),
 // 3 unusable input (unreadable or malformed history, bad options). The chaos package is imported
 // inside the action, so that other commands do not pay for loading it.
+// `keelson chaos run --suite store`: a chaos suite on real store processes (chaos/src/store/run.ts).
+// Exit codes: 0 every checker passed, 1 a violation or an unknown verdict, 2 the run itself failed
+// (e.g. the cluster did not start), 3 bad options.
 import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, resolve } from 'node:path';
-import type { CheckResult, HistoryOp } from '@keelson/chaos';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import type { CheckResult, HistoryOp, SuiteSummary } from '@keelson/chaos';
 import { type Command, CommanderError } from 'commander';
 import type { Io } from './io.js';
 
@@ -108,7 +111,99 @@ async function chaosCheck(file: string, flags: CheckFlags, io: Io): Promise<numb
   }
 }
 
-/** Adds `chaos check`. */
+export const EXIT_RUN_OK = 0;
+export const EXIT_RUN_FAILED = 1;
+export const EXIT_RUN_ERROR = 2;
+
+interface RunFlags {
+  suite: string;
+  duration: string;
+  seed?: string;
+  nemesis: string;
+  out?: string;
+}
+
+/** "60s", "2m", "90" (seconds) → seconds, or an error message. */
+export function parseDurationS(text: string): number | string {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600 } as const;
+  const n = m === null ? Number.NaN : Number(m[1]) * unit[(m[2] ?? 's') as keyof typeof unit];
+  if (!Number.isFinite(n) || n < 5 || n > 24 * 3600) {
+    return `--duration expects a time from 5s to 24h such as 60s or 2m, got "${text}"`;
+  }
+  return n;
+}
+
+function runOptions(flags: RunFlags): { durationS: number; seed: number } | string {
+  if (flags.suite !== 'store') return `--suite must be store (the only suite so far), got "${flags.suite}"`;
+  const durationS = parseDurationS(flags.duration);
+  if (typeof durationS === 'string') return durationS;
+  const seed = flags.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(flags.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+    return `--seed expects an integer from 0 to 2^32-1, got "${flags.seed}"`;
+  }
+  return { durationS, seed };
+}
+
+function printVerdicts(s: SuiteSummary, io: Io): void {
+  for (const [name, c] of Object.entries(s.checkers)) io.out(`${name}: ${c.verdict}  (${c.detail})`);
+  io.out(
+    `${s.opsChecked} kv operations checked (${s.ops.opsPerS} ops/s; ${s.ops.kvInfo} of unknown outcome), ` +
+      `${s.ops.setAdds} set adds; nemeses covered: ${s.nemeses.covered.join(' ') || 'none'}`,
+  );
+  io.out(`verdict: ${s.verdict === 'ok' ? 'ok' : 'FAILED'} (seed ${s.seed}; rerun with --seed ${s.seed})`);
+  io.out(`results: ${s.outDir}`);
+}
+
+async function chaosRun(flags: RunFlags, io: Io): Promise<number> {
+  const opts = runOptions(flags);
+  if (typeof opts === 'string') {
+    io.err(`error: ${opts}`);
+    return EXIT_BAD_INPUT;
+  }
+  const { parseNemeses, runSuite } = await import('@keelson/chaos');
+  let nemeses: string[];
+  try {
+    nemeses = parseNemeses(flags.nemesis);
+  } catch (e) {
+    io.err(`error: --nemesis: ${(e as Error).message}`);
+    return EXIT_BAD_INPUT;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const outDir = resolve(flags.out ?? join('chaos-results', `store-seed${opts.seed}-${stamp}`));
+  io.err(`chaos run: suite store, seed ${opts.seed}, ${opts.durationS} s, nemeses ${flags.nemesis}`);
+  // First Ctrl-C: stop the workload early and still check what was recorded; second: leave at once
+  // (the suite's exit handler kills the members it started).
+  const abort = new AbortController();
+  const onSigint = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    io.err('interrupted: stopping the workload and checking what was recorded (Ctrl-C again to quit)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const summary = await runSuite({
+      seed: opts.seed,
+      durationS: opts.durationS,
+      nemeses,
+      outDir,
+      signal: abort.signal,
+      progress: (line) => io.progress(line),
+    });
+    io.progressDone();
+    printVerdicts(summary, io);
+    return summary.verdict === 'ok' ? EXIT_RUN_OK : EXIT_RUN_FAILED;
+  } catch (e) {
+    io.progressDone();
+    io.err(`error: the chaos run failed: ${(e as Error).message}`);
+    io.err(`  (member logs and partial results are in ${outDir})`);
+    return EXIT_RUN_ERROR;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/** Adds `chaos check` and `chaos run`. */
 export function addChaosCommands(program: Command, io: Io, setExit: (code: number) => void): Command {
   const chaos = program.command('chaos').description('chaos suites and their checkers');
   chaos
@@ -127,5 +222,26 @@ export function addChaosCommands(program: Command, io: Io, setExit: (code: numbe
       throw new CommanderError(EXIT_BAD_INPUT, err.code, err.message);
     })
     .action(async (file: string, flags: CheckFlags) => setExit(await chaosCheck(file, flags, io)));
+  chaos
+    .command('run')
+    .description(
+      'run a chaos suite on real processes: workloads under a seeded nemesis schedule, then every ' +
+        'checker; exit 0 all passed, 1 a violation or unknown, 2 the run failed, 3 bad options',
+    )
+    .requiredOption('--suite <suite>', 'the suite: store')
+    .option('--duration <time>', 'how long the workload runs (e.g. 60s, 2m)', '60s')
+    .option('--seed <n>', 'the nemesis and workload seed (default: random, printed)')
+    .option(
+      '--nemesis <list>',
+      'comma-separated nemeses: kill, pause, partition, delay, loss, membership, crash, all; ' +
+        'kind:variant for one variant (e.g. partition:ring)',
+      'all',
+    )
+    .option('--out <dir>', 'the results folder (default: chaos-results/store-seed<N>-<time>)')
+    .exitOverride((err) => {
+      if (err.exitCode === 0) throw err;
+      throw new CommanderError(EXIT_BAD_INPUT, err.code, err.message);
+    })
+    .action(async (flags: RunFlags) => setExit(await chaosRun(flags, io)));
   return chaos;
 }

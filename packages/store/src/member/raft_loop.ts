@@ -20,6 +20,7 @@ import {
 } from '@keelson/raft';
 import type pino from 'pino';
 import { type AppliedState, type BatchOp, type Disk, encodeValue, K } from '../storage/disk.js';
+import type { CrashPoint } from './faults.js';
 
 /** A sync write slower than this is logged: it delays heartbeats and may cost an election. */
 const SLOW_SYNC_WARN_MS = 300;
@@ -59,6 +60,8 @@ export interface RaftLoopHooks {
   onFatal(e: Error): void;
   observeFsync(seconds: number): void;
   observeApply(seconds: number): void;
+  /** Chaos: called at each crash point around a sync (set only with --enable-fault-injection). */
+  crashPoint?(point: CrashPoint): void;
 }
 
 export interface RaftLoopOptions {
@@ -227,7 +230,12 @@ export class RaftLoop {
       this.writeQueueSync = false;
       this.writeQueueAfter = [];
       const t0 = performance.now();
+      // Chaos crash points: a synced batch is a local snapshot's marker, every batch an apply write.
+      this.hooks.crashPoint?.('before-apply-write');
+      if (sync) this.hooks.crashPoint?.('before-snapshot');
       await this.disk.write(ops, sync);
+      this.hooks.crashPoint?.('after-apply-write');
+      if (sync) this.hooks.crashPoint?.('after-snapshot');
       this.hooks.observeApply((performance.now() - t0) / 1000);
       for (const f of after) await f();
     } catch (e) {
@@ -258,12 +266,17 @@ export class RaftLoop {
   private async persist(rd: Ready): Promise<void> {
     const hs = rd.hardState;
     if (rd.snapshot === null) {
+      this.hooks.crashPoint?.('before-log-sync'); // chaos
       await this.disk.appendLog(rd.entries, hs);
+      this.hooks.crashPoint?.('after-log-sync'); // chaos
       return;
     }
     const m = rd.snapshot.metadata;
-    await this.disk.write(await this.snapshotOps(rd.snapshot), true);
+    const ops = await this.snapshotOps(rd.snapshot);
+    this.hooks.crashPoint?.('before-snapshot'); // chaos: an installed snapshot
+    await this.disk.write(ops, true);
     await this.disk.resetLog(m.index, m.term, rd.entries.length === 0 ? hs : null);
+    this.hooks.crashPoint?.('after-snapshot'); // chaos
     if (rd.entries.length > 0) await this.disk.appendLog(rd.entries, hs);
   }
 

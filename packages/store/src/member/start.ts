@@ -30,6 +30,7 @@ import {
   type LoadedState,
 } from '../storage/disk.js';
 import { PeerTransport } from '../transport/index.js';
+import { FaultInjector } from './faults.js';
 import { computeClusterId, computeMemberId, idHex } from './ids.js';
 import { ETCD_VERSION, StoreMember } from './member.js';
 import { RaftLoop } from './raft_loop.js';
@@ -339,6 +340,13 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
       resolveDone({ code: 0, reason: 'the member has been permanently removed from the cluster' });
     },
   });
+  // Chaos: the fault-injection API exists only with --enable-fault-injection (member/faults.ts).
+  const faults = config.enableFaultInjection
+    ? new FaultInjector(
+        { setTransportFaults: (f) => transport.setFaults(f) },
+        log.child({ component: 'faults' }),
+      )
+    : null;
   const loop: RaftLoop = new RaftLoop(
     raw,
     id.storage,
@@ -372,6 +380,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
       },
       observeFsync: (s) => metrics.walFsyncDuration.observe(s),
       observeApply: (s) => metrics.backendCommitDuration.observe(s),
+      ...(faults === null ? {} : { crashPoint: (p) => faults.hit(p) }),
     },
     { snapshotCount: config.snapshotCount, snapshotCatchUpEntries: config.snapshotCatchUpEntries },
     log.child({ component: 'raft-loop' }),
@@ -406,11 +415,14 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     maxRequestBytes: config.maxRequestBytes,
     logger: log.child({ component: 'grpc' }),
   });
-  const http = createHttpHandler({
+  const baseHttp = createHttpHandler({
     metrics,
     health: () => member.health(1000),
     version: () => ({ etcdserver: ETCD_VERSION, etcdcluster: '3.4.0' }),
   });
+  // Chaos: /debug/faults is served on the client port only with --enable-fault-injection.
+  const http: typeof baseHttp =
+    faults === null ? baseHttp : (req, res) => faults.serveHttp(req, res) || baseHttp(req, res);
   const grpcLog = log.child({ component: 'grpc' });
   const clients = await listenClientUrls(config.listenClientUrls, grpc, http, grpcLog);
   const extra =

@@ -10,6 +10,8 @@ export interface TransportFaults {
   readonly dropTo?: ReadonlySet<number>;
   readonly dropFrom?: ReadonlySet<number>;
   readonly delayMs?: number;
+  /** Chaos: the probability (0..1) that an outbound message is lost (set through member/faults.ts). */
+  readonly lossRate?: number;
 }
 
 export interface PeerTransportOptions {

@@ -162,9 +162,11 @@ export class PeerTransport {
   send(msgs: readonly Message[]): void {
     if (this.state === 'stopped') return;
     const dropTo = this.faults?.dropTo;
+    // Chaos: random message loss (fault injection only; Math.random is fine, it is not replayed).
+    const lossRate = this.faults?.lossRate ?? 0;
     for (const m of msgs) {
       assert(!isLocalMsg(m.type), () => `send() of local message ${MessageType[m.type]}`);
-      if (dropTo?.has(m.to)) {
+      if (dropTo?.has(m.to) || (lossRate > 0 && Math.random() < lossRate)) {
         this.counters.faultDroppedMessages++;
         if (m.type === MessageType.Snap) this.reportSnapshotLater(m.to, false);
       } else if (m.type === MessageType.Snap) {
