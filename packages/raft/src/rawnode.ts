@@ -170,6 +170,27 @@ export class RawNode {
     return r.readStates.length > 0;
   }
 
+  /**
+   * Removes and returns the heartbeats and heartbeat responses queued since the last ready(), so that a
+   * caller whose Ready is held up by a slow disk can still send them: a slow fsync then does not cost
+   * the leader its followers. They depend on nothing being persisted (etcd-io/raft sends them at once
+   * even with asynchronous storage writes), provided the term and vote they reveal are durable: none are
+   * taken while the term or vote differs from the last hard state passed through advance().
+   */
+  takeHeartbeats(): Message[] {
+    const r = this.raft;
+    const durable = this.prevHardState;
+    if (r.term !== durable.term || r.vote !== durable.vote) return [];
+    const taken: Message[] = [];
+    const kept: Message[] = [];
+    for (const m of r.msgs) {
+      if (m.type === MessageType.Heartbeat || m.type === MessageType.HeartbeatResp) taken.push(m);
+      else kept.push(m);
+    }
+    if (taken.length > 0) r.msgs = kept;
+    return taken;
+  }
+
   /** What to persist, send and apply now. Call advance() when done, before the next ready(). */
   ready(): Ready {
     if (this.pending !== null) throw new RaftError('InvalidCall', 'ready() called twice without advance()');

@@ -207,3 +207,37 @@ describe('campaignNow', () => {
     expect(c.get(3).node.status().softState.lead).toBe(2);
   });
 });
+
+describe('takeHeartbeats', () => {
+  it('hands out a leader heartbeats while a Ready is unpersisted, and never before a new term is durable', () => {
+    // Proves a leader whose Ready is held up by a slow disk can still send heartbeats (so followers keep
+    // it), that they leave the next Ready, that other messages stay, and that a heartbeat response in a
+    // term not yet persisted is withheld.
+    const c = new Cluster([1, 2, 3], { checkQuorum: true, heartbeatTick: 1 });
+    c.elect(1);
+    const leader = c.get(1).node;
+    leader.propose(new TextEncoder().encode('x'));
+    const rd = leader.ready(); // the disk is "slow": not advanced yet
+    expect(rd.entries.length).toBe(1);
+    leader.tick();
+    const hb = leader.takeHeartbeats();
+    expect(hb.map((m) => [m.type, m.to]).sort()).toEqual([
+      [MessageType.Heartbeat, 2],
+      [MessageType.Heartbeat, 3],
+    ]);
+    expect(leader.takeHeartbeats()).toEqual([]);
+    leader.advance();
+    const next = leader.hasReady() ? leader.ready() : null;
+    expect(next?.messages.filter((m) => m.type === MessageType.Heartbeat) ?? []).toEqual([]);
+    if (next !== null) leader.advance();
+
+    // A follower that learns a new term from a heartbeat must persist it before answering.
+    const f = c.get(3).node;
+    f.step({ ...hb[1]!, term: hb[1]!.term + 5 });
+    expect(f.takeHeartbeats()).toEqual([]);
+    const frd = f.ready();
+    expect(frd.hardState?.term).toBe(hb[1]!.term + 5);
+    expect(frd.messages.some((m) => m.type === MessageType.HeartbeatResp)).toBe(true);
+    f.advance();
+  });
+});

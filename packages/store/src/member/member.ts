@@ -132,6 +132,7 @@ export class StoreMember implements StoreBackend {
     this.timers.push(
       setInterval(() => {
         this.loop.raw.tick();
+        this.loop.sendHeartbeatsNow();
         this.loop.schedule();
       }, this.settings.heartbeatIntervalMs),
     );

@@ -118,6 +118,18 @@ export class RaftLoop {
     void this.run();
   }
 
+  /**
+   * While a Ready is being persisted (a slow disk can take a second or more), heartbeats and their
+   * responses go out at once instead of waiting for the next Ready: otherwise a slow fsync on the
+   * leader starves its followers of heartbeats and they elect someone else (etcd warns "leader failed
+   * to send out heartbeat on time" in the same spot). Call after ticks and received messages.
+   */
+  sendHeartbeatsNow(): void {
+    if (!this.running || this.stopped) return;
+    const hb = this.raw.takeHeartbeats();
+    if (hb.length > 0) this.hooks.send(hb);
+  }
+
   stop(): void {
     this.stopped = true;
   }

@@ -323,6 +323,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
           log.warn({ err: (e as Error).message, type: m.type, from: m.from }, 'dropped a peer message');
         }
       }
+      loop.sendHeartbeatsNow();
       loop.schedule();
     },
     onUnreachable: (peer) => {
