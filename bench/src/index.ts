@@ -1,4 +1,5 @@
 // The public API of @keelson/bench: the load generators behind `keelson bench`.
+export { freePorts } from './clusters.js';
 export { type FailoverOptions, type FailoverResult, runFailover } from './failover.js';
 export { LatencyHistogram, type LatencyPercentilesMs } from './histogram.js';
 export {
