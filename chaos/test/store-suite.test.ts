@@ -46,7 +46,9 @@ describe('store chaos suite', () => {
           );
           if (summary.verdict !== 'ok') console.log(JSON.stringify(summary, null, 2));
           expect(summary.verdict).toBe('ok');
-          expect(summary.ops.opsPerS).toBeGreaterThanOrEqual(100);
+          // A check of a near-empty history proves nothing: demand enough operations to judge, but no
+          // speed (a loaded CI machine may run the workload slowly; speed is bench/'s business).
+          expect(summary.opsChecked).toBeGreaterThanOrEqual(300);
         } finally {
           // Keep the results of a failed run for inspection.
           if (summary?.verdict === 'ok') rmSync(out, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { freePort } from '../../../test/util/ports.js';
-import { decodeSnapshotAck, encodeSnapshotHeader } from '../src/transport/codec.js';
+import { decodeBatch, decodeSnapshotAck, encodeSnapshotHeader } from '../src/transport/codec.js';
 import { PeerTransport, type TransportTuning } from '../src/transport/index.js';
 import { handshakeHeaders } from '../src/transport/options.js';
 
@@ -229,6 +229,49 @@ describe('PeerTransport', () => {
     expect(b.received[1]!.from).toBe(3);
   });
 
+  it('sends appends on one stream and everything else on another, so a stuck append stream does not hold up heartbeats', async () => {
+    // Proves the etcd-style split: MsgApp frames arrive on /raft/stream, heartbeats and votes on
+    // /raft/stream/message, and heartbeats keep flowing while the append stream is not being read.
+    const fake = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    fakeServers.push(fake);
+    await new Promise((r) => fake.once('listening', r));
+    const byPath = new Map<string, Message[]>();
+    const sockets = new Map<string, WebSocket>();
+    fake.on('connection', (ws, req) => {
+      const path = req.url ?? '';
+      sockets.set(path, ws);
+      ws.on('message', (data: Buffer) =>
+        byPath.set(path, [...(byPath.get(path) ?? []), ...decodeBatch(data)]),
+      );
+    });
+    const a = await startNode(1);
+    a.t.setPeer(2, [`http://127.0.0.1:${(fake.address() as { port: number }).port}`]);
+    await waitFor(() => a.t.isActive(2), 'a to connect both streams');
+    expect([...sockets.keys()].sort()).toEqual(['/raft/stream', '/raft/stream/message']);
+    const app = message({
+      type: MessageType.App,
+      from: 1,
+      to: 2,
+      term: 1,
+      entries: [{ term: 1, index: 1, type: EntryType.Normal, data: new Uint8Array(8) }],
+    });
+    a.t.send([app, heartbeat(1, 2, 1), message({ type: MessageType.Vote, from: 1, to: 2, term: 2 })]);
+    await waitFor(() => (byPath.get('/raft/stream/message')?.length ?? 0) === 2, 'heartbeat and vote');
+    await waitFor(() => (byPath.get('/raft/stream')?.length ?? 0) === 1, 'the append');
+    expect(byPath.get('/raft/stream')!.map((m) => m.type)).toEqual([MessageType.App]);
+    expect(byPath.get('/raft/stream/message')!.map((m) => m.type)).toEqual([
+      MessageType.Heartbeat,
+      MessageType.Vote,
+    ]);
+    // The append stream stops being read (a follower busy with a huge append); heartbeats still arrive.
+    sockets.get('/raft/stream')!.pause();
+    a.t.send([app, heartbeat(1, 2, 2)]);
+    await waitFor(() => (byPath.get('/raft/stream/message')?.length ?? 0) === 3, 'the next heartbeat');
+    expect(byPath.get('/raft/stream/message')![2]!.commit).toBe(2);
+    // A paused socket would never see the close: end them here so the fake server can close.
+    for (const ws of sockets.values()) ws.terminate();
+  });
+
   it('declares a peer that stops answering pings dead and dials it again', async () => {
     // Proves a half-open socket (peer alive at TCP level but silent) is detected within a few ping intervals.
     const fake = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
@@ -239,7 +282,8 @@ describe('PeerTransport', () => {
     const a = await startNode(1, { tuning: { pingIntervalMs: 100 } });
     a.t.setPeer(2, [`http://127.0.0.1:${(fake.address() as { port: number }).port}`]);
     await waitFor(() => a.t.isActive(2), 'a to connect');
-    await waitFor(() => connections >= 2, 'a to give up on the silent socket and redial', 5000);
+    // Two streams (appends and messages) connect at first; both must give up and redial.
+    await waitFor(() => connections >= 4, 'a to give up on the silent sockets and redial', 5000);
     expect(a.logs.some((l) => l.includes('stopped answering pings'))).toBe(true);
   });
 

@@ -1,11 +1,13 @@
-// The inbound halves of the peer pairs: the stream sockets that peers dialed to us. Each carries one
-// peer's messages, a frame per flush of the peer, which are decoded, checked and handed over in
-// arrival order. A peer that dials again replaces its old socket, which is likely half-dead.
+// The inbound halves of the peer pairs: the stream sockets that peers dialed to us, two per peer
+// (appends, and everything else: see options.ts). Each carries one peer's messages of its channel, a
+// frame per flush of the peer, which are decoded, checked and handed over in arrival order. A peer
+// that dials a channel again replaces its old socket of that channel, which is likely half-dead.
 
 import type { Message } from '@keelson/raft';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import { CodecError, decodeBatch } from './codec.js';
+import type { StreamChannel } from './options.js';
 import type { TransportCounters } from './stats.js';
 
 export interface InboundContext {
@@ -18,26 +20,34 @@ export interface InboundContext {
 
 interface Inbound {
   readonly ws: WebSocket;
+  readonly from: number;
+  readonly channel: StreamChannel;
   lastSeenMs: number;
 }
 
+function inboundKey(from: number, channel: StreamChannel): string {
+  return `${from}/${channel}`;
+}
+
 export class InboundStreams {
-  private readonly byPeer = new Map<number, Inbound>();
+  private readonly byPeer = new Map<string, Inbound>();
 
   constructor(private readonly ctx: InboundContext) {}
 
+  /** The peer has both of its streams open to us. */
   has(peerId: number): boolean {
-    return this.byPeer.has(peerId);
+    return this.byPeer.has(inboundKey(peerId, 'msgapp')) && this.byPeer.has(inboundKey(peerId, 'message'));
   }
 
-  accept(ws: WebSocket, from: number): void {
-    const old = this.byPeer.get(from);
+  accept(ws: WebSocket, from: number, channel: StreamChannel): void {
+    const key = inboundKey(from, channel);
+    const old = this.byPeer.get(key);
     if (old !== undefined) {
-      this.ctx.log.info({ peer: from.toString(16) }, 'peer dialed again; closing its old stream');
+      this.ctx.log.info({ peer: from.toString(16), channel }, 'peer dialed again; closing its old stream');
       old.ws.terminate();
     }
-    const inbound: Inbound = { ws, lastSeenMs: Date.now() };
-    this.byPeer.set(from, inbound);
+    const inbound: Inbound = { ws, from, channel, lastSeenMs: Date.now() };
+    this.byPeer.set(key, inbound);
     ws.on('message', (data: Buffer, isBinary) => {
       inbound.lastSeenMs = Date.now();
       this.onFrame(ws, from, data, isBinary);
@@ -49,7 +59,7 @@ export class InboundStreams {
       this.ctx.log.debug({ peer: from.toString(16), err: err.message }, 'peer stream error'),
     );
     ws.on('close', () => {
-      if (this.byPeer.get(from) === inbound) this.byPeer.delete(from);
+      if (this.byPeer.get(key) === inbound) this.byPeer.delete(key);
     });
   }
 
@@ -84,17 +94,23 @@ export class InboundStreams {
 
   /** Closes sockets that have been silent (no frame, no ping) for longer than the idle timeout. */
   reapIdle(nowMs: number): void {
-    for (const [peer, inbound] of this.byPeer) {
+    for (const [key, inbound] of this.byPeer) {
       if (nowMs - inbound.lastSeenMs <= this.ctx.idleTimeoutMs) continue;
-      this.ctx.log.warn({ peer: peer.toString(16) }, 'peer stream silent for too long; closing it');
-      this.byPeer.delete(peer);
+      this.ctx.log.warn(
+        { peer: inbound.from.toString(16), channel: inbound.channel },
+        'peer stream silent for too long; closing it',
+      );
+      this.byPeer.delete(key);
       inbound.ws.terminate();
     }
   }
 
   close(peerId: number): void {
-    this.byPeer.get(peerId)?.ws.terminate();
-    this.byPeer.delete(peerId);
+    for (const channel of ['msgapp', 'message'] as const) {
+      const key = inboundKey(peerId, channel);
+      this.byPeer.get(key)?.ws.terminate();
+      this.byPeer.delete(key);
+    }
   }
 
   closeAll(): void {

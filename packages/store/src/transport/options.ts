@@ -88,9 +88,22 @@ export const DEFAULT_TUNING: TransportTuning = {
 
 export const DEFAULT_MAX_QUEUED_MESSAGES_PER_PEER = 4096;
 
-/** The two WebSocket routes on the peer port. */
+/**
+ * The WebSocket routes on the peer port. Like etcd (its msgappv2 and message streams), each peer pair
+ * has two streams per direction: appends on one, everything else (heartbeats, votes, append
+ * responses, read-index traffic) on the other. A heartbeat is then never queued behind megabytes of
+ * appends, and never dropped because the append stream is backed up to a slow follower.
+ */
 export const STREAM_PATH = '/raft/stream';
+export const MESSAGE_STREAM_PATH = '/raft/stream/message';
 export const SNAPSHOT_PATH = '/raft/snapshot';
+
+/** Which of a peer pair's two streams: MsgApp only, or every other message. */
+export type StreamChannel = 'msgapp' | 'message';
+
+export function streamPath(channel: StreamChannel): string {
+  return channel === 'msgapp' ? STREAM_PATH : MESSAGE_STREAM_PATH;
+}
 
 /** Handshake headers: who is talking to whom, in which cluster, speaking which protocol version. */
 export const HEADER_FROM = 'x-keelson-from';

@@ -1,5 +1,5 @@
-// The outbound half of a peer pair: one persistent WebSocket that carries our Raft messages to one
-// peer, one binary frame per flush. It reconnects forever with jittered exponential backoff, each
+// The outbound half of a peer pair: a persistent WebSocket that carries our Raft messages of one
+// channel (appends, or everything else: see options.ts) to one peer, one binary frame per flush. It reconnects forever with jittered exponential backoff, each
 // attempt bounded by a timeout. While it is down, messages for the peer are dropped rather than
 // queued: Raft retransmits what matters, and a backlog of stale heartbeats and appends would only
 // delay the fresh ones once the peer is back.
@@ -15,7 +15,13 @@ import { Backoff } from './backoff.js';
 import { encodeBatch, estimateMessageBytes } from './codec.js';
 import { refusalReason } from './handshake.js';
 import { zeroMask } from './mask.js';
-import { handshakeHeaders, peerSocketUrl, STREAM_PATH, type TransportTuning } from './options.js';
+import {
+  handshakeHeaders,
+  peerSocketUrl,
+  type StreamChannel,
+  streamPath,
+  type TransportTuning,
+} from './options.js';
 import type { TransportCounters } from './stats.js';
 
 export interface LinkContext {
@@ -63,6 +69,7 @@ export class PeerLink {
 
   constructor(
     readonly id: number,
+    readonly channel: StreamChannel,
     private urls: readonly string[],
     private readonly ctx: LinkContext,
   ) {
@@ -158,7 +165,10 @@ export class PeerLink {
     const ws = this.ws;
     if (this.state !== 'open' || ws === null) return;
     if (this.missedPongs >= MISSED_PONGS_MAX) {
-      this.ctx.log.warn({ peer: this.id.toString(16) }, 'peer stopped answering pings; reconnecting');
+      this.ctx.log.warn(
+        { peer: this.id.toString(16), channel: this.channel },
+        'peer stopped answering pings; reconnecting',
+      );
       ws.terminate();
       return;
     }
@@ -195,7 +205,7 @@ export class PeerLink {
 
   private connect(): void {
     assert(this.ws === null && this.state !== 'stopped', 'connect() with a live socket or a stopped link');
-    const url = peerSocketUrl(this.urls[this.urlIndex % this.urls.length]!, STREAM_PATH);
+    const url = peerSocketUrl(this.urls[this.urlIndex % this.urls.length]!, streamPath(this.channel));
     this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     this.state = 'connecting';
     const ws = new WebSocket(url, {
@@ -233,7 +243,7 @@ export class PeerLink {
     this.missedPongs = 0;
     this.backoff.reset();
     this.ctx.log.info(
-      { peer: this.id.toString(16), url, failedAttempts: this.failedAttempts },
+      { peer: this.id.toString(16), channel: this.channel, url, failedAttempts: this.failedAttempts },
       'connected to peer',
     );
     this.failedAttempts = 0;
@@ -247,7 +257,10 @@ export class PeerLink {
     this.connectedSinceMs = null;
     if (wasOpen) {
       this.lostAtMs = Date.now();
-      this.ctx.log.warn({ peer: this.id.toString(16), url }, 'lost connection to peer; reconnecting');
+      this.ctx.log.warn(
+        { peer: this.id.toString(16), channel: this.channel, url },
+        'lost connection to peer; reconnecting',
+      );
       // Whatever was queued or buffered is lost; Raft retransmits once it hears the peer is unreachable.
       this.drop(this.queue.length);
       this.queue = [];
@@ -272,7 +285,7 @@ export class PeerLink {
     const level = reason === this.lastFailure ? 'debug' : 'warn';
     this.lastFailure = reason;
     this.ctx.log[level](
-      { peer: this.id.toString(16), url, reason, failedAttempts: this.failedAttempts },
+      { peer: this.id.toString(16), channel: this.channel, url, reason, failedAttempts: this.failedAttempts },
       'cannot connect to peer',
     );
   }

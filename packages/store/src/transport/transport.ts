@@ -1,5 +1,5 @@
-// The peer transport of a Keelson member: Raft messages between members over one persistent
-// WebSocket per peer pair and direction (see stream.ts), binary frames of msgpack-encoded batches,
+// The peer transport of a Keelson member: Raft messages between members over two persistent
+// WebSockets per peer pair and direction, one for appends and one for the rest (see options.ts, stream.ts), binary frames of msgpack-encoded batches,
 // flushed once per event-loop turn; snapshots stream on sockets of their own (see snapshot.ts).
 // The peer port also serves other HTTP routes through opts.httpHandler.
 
@@ -15,9 +15,11 @@ import { InboundStreams } from './inbound.js';
 import {
   DEFAULT_MAX_QUEUED_MESSAGES_PER_PEER,
   DEFAULT_TUNING,
+  MESSAGE_STREAM_PATH,
   type PeerTransportOptions,
   SNAPSHOT_PATH,
   STREAM_PATH,
+  type StreamChannel,
   type TransportFaults,
   type TransportTuning,
 } from './options.js';
@@ -34,11 +36,22 @@ const SNAPSHOT_FRAME_OVERHEAD_BYTES = 1024 * 1024;
 
 type Delayed = { readonly from: number; readonly msgs: Message[] };
 
+/** A peer's two outbound streams. */
+interface PeerLinks {
+  readonly msgapp: PeerLink;
+  readonly message: PeerLink;
+}
+
+/** Appends go on their own stream; everything else shares the other (etcd's msgappv2 and message). */
+function channelOf(m: Message): StreamChannel {
+  return m.type === MessageType.App ? 'msgapp' : 'message';
+}
+
 export class PeerTransport {
   private readonly tuning: TransportTuning;
   private readonly log: Logger;
   private readonly counters: TransportCounters = newCounters();
-  private readonly links = new Map<number, PeerLink>();
+  private readonly links = new Map<number, PeerLinks>();
   private readonly removed = new Set<number>();
   private readonly dirty = new Set<PeerLink>();
   private readonly inbound: InboundStreams;
@@ -121,34 +134,40 @@ export class PeerTransport {
         throw new Error(`peer URL ${u} of ${id.toString(16)}: not http(s)`);
     }
     this.removed.delete(id);
-    const link = this.links.get(id);
-    if (link !== undefined) {
-      link.setUrls([...peerUrls]);
+    const links = this.links.get(id);
+    if (links !== undefined) {
+      links.msgapp.setUrls([...peerUrls]);
+      links.message.setUrls([...peerUrls]);
       return;
     }
-    this.links.set(
-      id,
-      new PeerLink(id, [...peerUrls], {
-        localId: this.opts.memberId,
-        clusterId: this.opts.clusterId,
-        tuning: this.tuning,
-        maxQueuedMessages: this.maxQueuedMessagesPerPeer,
-        log: this.log,
-        counters: this.counters,
-        markDirty: (l) => this.markDirty(l),
-        onRemoved: (byPeer) => this.opts.onRemoved?.(byPeer),
-        onPeerDown: (peer) => this.opts.onPeerDown?.(peer),
-      }),
-    );
+    const ctx = {
+      localId: this.opts.memberId,
+      clusterId: this.opts.clusterId,
+      tuning: this.tuning,
+      maxQueuedMessages: this.maxQueuedMessagesPerPeer,
+      log: this.log,
+      counters: this.counters,
+      markDirty: (l: PeerLink) => this.markDirty(l),
+      onRemoved: (byPeer: number) => this.opts.onRemoved?.(byPeer),
+      onPeerDown: (peer: number) => this.opts.onPeerDown?.(peer),
+    };
+    // Both streams notice a dead peer; report it once, from the stream its heartbeats use.
+    const appCtx = { ...ctx, onPeerDown: () => {} };
+    this.links.set(id, {
+      msgapp: new PeerLink(id, 'msgapp', [...peerUrls], appCtx),
+      message: new PeerLink(id, 'message', [...peerUrls], ctx),
+    });
   }
 
   /** Forgets a peer: closes its sockets, aborts a snapshot to it, and refuses it from now on. */
   removePeer(id: number): void {
-    const link = this.links.get(id);
-    if (link !== undefined) {
-      link.stop();
+    const links = this.links.get(id);
+    if (links !== undefined) {
+      for (const link of [links.msgapp, links.message]) {
+        link.stop();
+        this.dirty.delete(link);
+      }
       this.links.delete(id);
-      this.dirty.delete(link);
     }
     this.rememberRemoved(id);
     this.inbound.close(id);
@@ -188,9 +207,9 @@ export class PeerTransport {
   }
 
   private offer(m: Message): void {
-    const link = this.links.get(m.to);
-    if (link !== undefined) {
-      link.offer(m);
+    const links = this.links.get(m.to);
+    if (links !== undefined) {
+      links[channelOf(m)].offer(m);
       return;
     }
     // Like etcd, ignore messages to members we do not know (yet, or any more).
@@ -198,22 +217,29 @@ export class PeerTransport {
     this.log.debug({ to: m.to.toString(16), type: MessageType[m.type] }, 'dropped message to unknown peer');
   }
 
+  /** Both of our streams to the peer are open. */
   isActive(id: number): boolean {
-    return this.links.get(id)?.isActive() ?? false;
+    const links = this.links.get(id);
+    return links !== undefined && links.msgapp.isActive() && links.message.isActive();
   }
 
+  /** Since when both streams have been open, or null. */
   activeSince(id: number): number | null {
-    return this.links.get(id)?.activeSinceMs() ?? null;
+    const links = this.links.get(id);
+    if (links === undefined) return null;
+    const a = links.msgapp.activeSinceMs();
+    const b = links.message.activeSinceMs();
+    return a === null || b === null ? null : Math.max(a, b);
   }
 
   stats(): TransportStats {
-    const peers: PeerStats[] = [...this.links.values()].map((l) => ({
-      id: l.id,
-      connected: l.isActive(),
-      activeSinceMs: l.activeSinceMs(),
-      queuedMessages: l.queuedMessages(),
-      droppedMessages: l.droppedMessages,
-      inboundConnected: this.inbound.has(l.id),
+    const peers: PeerStats[] = [...this.links.entries()].map(([id, l]) => ({
+      id,
+      connected: this.isActive(id),
+      activeSinceMs: this.activeSince(id),
+      queuedMessages: l.msgapp.queuedMessages() + l.message.queuedMessages(),
+      droppedMessages: l.msgapp.droppedMessages + l.message.droppedMessages,
+      inboundConnected: this.inbound.has(id),
     }));
     return { ...this.counters, peers };
   }
@@ -231,7 +257,10 @@ export class PeerTransport {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.flushScheduled = null;
     this.ticker = null;
-    for (const link of this.links.values()) link.stop();
+    for (const l of this.links.values()) {
+      l.msgapp.stop();
+      l.message.stop();
+    }
     this.dirty.clear();
     for (const s of this.snapshotSends.values()) s.cancel('transport stopped', false);
     this.snapshotSends.clear();
@@ -267,7 +296,7 @@ export class PeerTransport {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     if (this.opts.httpHandler?.(req, res)) return;
-    const raft = req.url === STREAM_PATH || req.url === SNAPSHOT_PATH;
+    const raft = req.url === STREAM_PATH || req.url === MESSAGE_STREAM_PATH || req.url === SNAPSHOT_PATH;
     res.writeHead(raft ? 426 : 404, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(raft ? 'this route speaks WebSocket to Keelson peers only\n' : 'not found\n');
   }
@@ -279,7 +308,7 @@ export class PeerTransport {
       writeRefusal(socket, 503, 'member is stopping');
       return;
     }
-    if (path !== STREAM_PATH && path !== SNAPSHOT_PATH) {
+    if (path !== STREAM_PATH && path !== MESSAGE_STREAM_PATH && path !== SNAPSHOT_PATH) {
       writeRefusal(socket, 404, `no route ${path}`);
       return;
     }
@@ -293,8 +322,9 @@ export class PeerTransport {
       writeRefusal(socket, hs.status, hs.reason);
       return;
     }
-    if (path === STREAM_PATH) {
-      this.streamWss.handleUpgrade(req, socket, head, (ws) => this.inbound.accept(ws, hs.from));
+    if (path === STREAM_PATH || path === MESSAGE_STREAM_PATH) {
+      const channel: StreamChannel = path === STREAM_PATH ? 'msgapp' : 'message';
+      this.streamWss.handleUpgrade(req, socket, head, (ws) => this.inbound.accept(ws, hs.from, channel));
       return;
     }
     if (
@@ -342,7 +372,7 @@ export class PeerTransport {
   }
 
   private sendSnapshot(m: Message): void {
-    const link = this.links.get(m.to);
+    const link = this.links.get(m.to)?.msgapp;
     if (link === undefined || !link.isActive()) {
       // Without a stream to the peer it is down or unknown: fail fast rather than after a timeout.
       this.counters.snapshotsFailed++;
@@ -401,15 +431,21 @@ export class PeerTransport {
     const links = [...this.dirty];
     this.dirty.clear();
     for (const link of links) link.flush();
+    const unreachable = new Set<number>();
     for (const link of links) {
       if (!link.unreachablePending) continue;
       link.unreachablePending = false;
-      if (this.state === 'started' && this.links.get(link.id) === link) this.opts.onUnreachable(link.id);
+      if (this.state === 'started' && this.links.get(link.id)?.[link.channel] === link)
+        unreachable.add(link.id);
     }
+    for (const id of unreachable) this.opts.onUnreachable(id);
   }
 
   private tick(): void {
-    for (const link of this.links.values()) link.tick();
+    for (const l of this.links.values()) {
+      l.msgapp.tick();
+      l.message.tick();
+    }
     this.inbound.reapIdle(Date.now());
   }
 }
