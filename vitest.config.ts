@@ -10,6 +10,7 @@ export default defineConfig({
     alias: [
       { find: /^@keelson\/bench$/, replacement: `${root}bench/src/index.ts` },
       { find: /^@keelson\/chaos$/, replacement: `${root}chaos/src/index.ts` },
+      { find: /^@keelson\/cluster$/, replacement: `${root}cluster/src/index.ts` },
       { find: /^@keelson\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
   },
@@ -17,6 +18,7 @@ export default defineConfig({
     include: [
       'packages/*/test/**/*.test.ts',
       'chaos/test/**/*.test.ts',
+      'cluster/test/**/*.test.ts',
       'bench/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],

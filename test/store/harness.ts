@@ -187,6 +187,8 @@ export function runEtcdctl(args: string[], options: EtcdctlOptions & { endpoints
     child.stdin.on('error', () => {
       // etcdctl may exit before reading all of stdin (e.g. on a usage error); the exit code tells.
     });
+    // A command that exits before reading its stdin closes the pipe: EPIPE is its business, not ours.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.stdin ?? '');
   });
 }

@@ -57,6 +57,8 @@ export interface StorageWatchEvent {
   /** For DELETED: the last state before deletion, with the deletion revision as resourceVersion. */
   obj: KubeObject;
   revision: number;
+  /** For MODIFIED: the state before this change, when the store sent it (selectors need it). */
+  prevObj?: KubeObject;
 }
 
 export interface StorageWatch {

@@ -1,9 +1,12 @@
 // The `keelson` command line.
 import { Command, InvalidArgumentError } from 'commander';
+import { addApiserverCommand } from './apiserver.js';
 import { addBenchCommands } from './bench.js';
 import { addChaosCommands } from './chaos.js';
+import { addClusterCommands } from './cluster.js';
 import { DEMO_SEED, demo } from './demo.js';
 import type { Io } from './io.js';
+import { addLbCommand } from './lb.js';
 import { simRun, simSoak } from './sim.js';
 
 function integer(min: number, max: number) {
@@ -65,6 +68,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     );
   addBenchCommands(program, io, setExit);
   addChaosCommands(program, io, setExit);
+  addApiserverCommand(program, io, setExit);
+  addLbCommand(program, io, setExit);
+  addClusterCommands(program, io, setExit);
   return program;
 }
 

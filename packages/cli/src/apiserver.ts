@@ -1,0 +1,169 @@
+// `keelson apiserver`: the Kubernetes apiserver over the etcd v3 API, with kube-apiserver's flags.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { Io } from './io.js';
+
+interface ApiserverOpts {
+  etcdServers: string;
+  etcdPrefix: string;
+  bindAddress: string;
+  securePort: number;
+  insecurePort?: number;
+  port?: number;
+  tlsCertFile?: string;
+  tlsPrivateKeyFile?: string;
+  clientCaFile?: string;
+  certDir: string;
+  tokenAuthFile?: string;
+  serviceAccountKeyFile: string[];
+  serviceAccountSigningKeyFile?: string;
+  serviceAccountIssuer: string;
+  anonymousAuth: string;
+  authorizationMode: string;
+  serviceClusterIpRange: string;
+  serviceNodePortRange: string;
+  enableAdmissionPlugins?: string;
+  disableAdmissionPlugins?: string;
+  logLevel: string;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new InvalidArgumentError(`expected a port from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function boolFlag(name: string, value: string): boolean {
+  if (value === 'true' || value === '') return true;
+  if (value === 'false') return false;
+  throw new InvalidArgumentError(`--${name} takes true or false, not "${value}"`);
+}
+
+export function addApiserverCommand(program: Command, io: Io, setExit: (code: number) => void): Command {
+  return program
+    .command('apiserver')
+    .description('run the Kubernetes apiserver on a Keelson store or etcd (kube-apiserver flags)')
+    .option('--etcd-servers <urls>', 'comma-separated etcd v3 endpoints', 'http://127.0.0.1:2379')
+    .option('--etcd-prefix <prefix>', 'key prefix of every object in the store', '/registry')
+    .option('--bind-address <ip>', 'the address the secure port listens on', '0.0.0.0')
+    .option('--secure-port <port>', 'the HTTPS port (0: a free port)', port, 6443)
+    .option(
+      '--insecure-port <port>',
+      'a plain-HTTP port on 127.0.0.1 without authentication, for loopback tests only',
+      port,
+    )
+    .addOption(new Option('--port <port>', 'alias of --insecure-port').argParser(port))
+    .option(
+      '--tls-cert-file <path>',
+      'serving certificate (PEM); generated from the cluster CA in --cert-dir when absent',
+    )
+    .option('--tls-private-key-file <path>', 'serving key (PEM)')
+    .option('--client-ca-file <path>', 'CA bundle for client certificates')
+    .option('--cert-dir <path>', 'where generated certificates and keys are kept', '/var/run/kubernetes')
+    .option('--token-auth-file <path>', 'static bearer tokens (token,user,uid,"group1,group2")')
+    .option(
+      '--service-account-key-file <path>',
+      'keys that verify service-account tokens (repeatable)',
+      collect,
+      [],
+    )
+    .option('--service-account-signing-key-file <path>', 'the key that signs service-account tokens')
+    .option(
+      '--service-account-issuer <url>',
+      'the iss claim of service-account tokens',
+      'https://kubernetes.default.svc.cluster.local',
+    )
+    .option(
+      '--anonymous-auth <bool>',
+      'serve requests without credentials as system:anonymous (RBAC decides); false: 401, except health and /version',
+      'false',
+    )
+    .option('--authorization-mode <modes>', 'RBAC or AlwaysAllow', 'RBAC')
+    .option(
+      '--service-cluster-ip-range <cidr>',
+      'ClusterIPs of services come from this range',
+      '10.96.0.0/12',
+    )
+    .option('--service-node-port-range <range>', 'NodePorts come from this range', '30000-32767')
+    .option('--enable-admission-plugins <names>', 'admission plugins to enable besides the defaults')
+    .option('--disable-admission-plugins <names>', 'admission plugins to disable')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
+    .action(async (opts: ApiserverOpts) => setExit(await runApiserver(opts, io)));
+}
+
+async function runApiserver(opts: ApiserverOpts, io: Io): Promise<number> {
+  // Loaded only when asked for: the apiserver pulls in gRPC, which other commands do not need.
+  const { defaultFlags, startApiServer } = await import('@keelson/apiserver');
+  const modes = list(opts.authorizationMode);
+  for (const m of modes) {
+    if (m !== 'RBAC' && m !== 'AlwaysAllow') {
+      io.err(`--authorization-mode: unsupported mode "${m}" (RBAC or AlwaysAllow)`);
+      return 2;
+    }
+  }
+  const flags = {
+    ...defaultFlags(),
+    etcdServers: list(opts.etcdServers),
+    etcdPrefix: opts.etcdPrefix.replace(/\/+$/, ''),
+    bindAddress: opts.bindAddress,
+    securePort: opts.securePort,
+    insecurePort: opts.insecurePort ?? opts.port,
+    tlsCertFile: opts.tlsCertFile,
+    tlsPrivateKeyFile: opts.tlsPrivateKeyFile,
+    clientCaFile: opts.clientCaFile,
+    certDir: opts.certDir,
+    tokenAuthFile: opts.tokenAuthFile,
+    serviceAccountKeyFiles: opts.serviceAccountKeyFile,
+    serviceAccountSigningKeyFile: opts.serviceAccountSigningKeyFile,
+    serviceAccountIssuer: opts.serviceAccountIssuer,
+    anonymousAuth: boolFlag('anonymous-auth', opts.anonymousAuth),
+    authorizationModes: modes as ('RBAC' | 'AlwaysAllow')[],
+    serviceClusterIpRange: opts.serviceClusterIpRange,
+    serviceNodePortRange: opts.serviceNodePortRange,
+    enableAdmissionPlugins: list(opts.enableAdmissionPlugins),
+    disableAdmissionPlugins: list(opts.disableAdmissionPlugins),
+    logLevel: opts.logLevel,
+  };
+  let running: Awaited<ReturnType<typeof startApiServer>>;
+  try {
+    running = await startApiServer(flags);
+  } catch (err) {
+    io.err(`keelson apiserver: ${(err as Error).message}`);
+    return 1;
+  }
+  // Ports chosen by the OS (0) are announced on stdout so that scripts and tests can find them.
+  io.out(
+    JSON.stringify({
+      securePort: running.server.securePort,
+      insecurePort: running.server.insecurePort,
+      kubeconfig: running.kubeconfig,
+    }),
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  io.err(`keelson apiserver: ${signal}, stopping`);
+  await running.stop();
+  // Everything is closed; gRPC may still hold sockets it tears down lazily. Like `keelson store`,
+  // do not wait for them (the timer does not keep the process alive by itself).
+  setTimeout(() => process.exit(0), 500).unref();
+  return 0;
+}
+
+export type { Command };
