@@ -75,8 +75,8 @@ const rc = fc
   .map((spec): KubeObject => ({ metadata: { name: 'r', namespace: 'd' }, spec }));
 
 describe('defaulting', () => {
-  // Proves applyDefaults twice equals applyDefaults once, for generated pods, services and RCs.
   it('is idempotent', () => {
+    // Proves applyDefaults twice equals applyDefaults once, for generated pods, services and RCs.
     const cases: [typeof podStrategy, fc.Arbitrary<KubeObject>][] = [
       [podStrategy, pod],
       [serviceStrategy, service],
@@ -96,8 +96,8 @@ describe('defaulting', () => {
     }
   });
 
-  // Proves every core strategy tolerates an empty object (defaults never throw on missing parts).
   it('tolerates empty objects', () => {
+    // Proves every core strategy tolerates an empty object (defaults never throw on missing parts).
     for (const s of coreStrategies) {
       const obj: KubeObject = { metadata: { name: 'x' } };
       s.applyDefaults(obj);
@@ -118,8 +118,8 @@ function storedRC(obj: KubeObject): KubeObject {
 }
 
 describe('generation and the status split', () => {
-  // Proves generation is bumped by one exactly when the spec changed, and never by metadata or status.
   it('generation bumps iff the spec changes', () => {
+    // Proves generation is bumped by one exactly when the spec changed, and never by metadata or status.
     fc.assert(
       fc.property(
         rc,
@@ -143,8 +143,8 @@ describe('generation and the status split', () => {
     );
   });
 
-  // Proves a status update keeps the old spec and generation whatever the body says.
   it('status updates keep the spec', () => {
+    // Proves a status update keeps the old spec and generation whatever the body says.
     fc.assert(
       fc.property(rc, rc, fc.integer({ min: 0, max: 9 }), (a, b, replicas) => {
         const old = storedRC(a);

@@ -50,14 +50,14 @@ const EXPECTED: [string, string, string][] = [
 ];
 
 describe('registry', () => {
-  // Proves every resource the issue lists is served, and nothing else.
   it('has every listed resource', () => {
+    // Proves every resource the issue lists is served, and nothing else.
     for (const [g, v, p] of EXPECTED) expect(findResource(g, v, p), `${g}/${v}/${p}`).toBeDefined();
     expect(RESOURCES).toHaveLength(EXPECTED.length);
   });
 
-  // Proves plurals are unique per group/version and short names are unique overall.
   it('unique plurals and short names', () => {
+    // Proves plurals are unique per group/version and short names are unique overall.
     const gvr = RESOURCES.map((r) => `${r.group}/${r.version}/${r.plural}`);
     expect(new Set(gvr).size).toBe(gvr.length);
     const shorts = new Map<string, string>();
@@ -70,8 +70,8 @@ describe('registry', () => {
     }
   });
 
-  // Proves the names, categories and storage paths match Kubernetes'.
   it("uses Kubernetes' names and etcd paths", () => {
+    // Proves kinds, short names, etcd storage paths, the 'all' category and verbs match Kubernetes'.
     const svc = findResource('', 'v1', 'services');
     expect(svc).toMatchObject({
       kind: 'Service',
@@ -115,8 +115,8 @@ describe('registry', () => {
     });
   });
 
-  // Proves kind lookups and short-name resolution agree with findResource and prefer autoscaling/v2.
   it('lookups', () => {
+    // Proves kind lookups and short-name resolution agree with findResource and prefer autoscaling/v2.
     for (const r of RESOURCES) {
       expect(resourceForKind({ group: r.group, version: r.version, kind: r.kind })).toBe(r);
     }
@@ -131,8 +131,8 @@ describe('registry', () => {
     expect(groupVersions()[0]?.group).toBe('');
   });
 
-  // Proves subresources are described with the kinds discovery lists for them.
   it('subresources', () => {
+    // Proves subresources are described with the kinds discovery lists for them.
     const pods = subresourcesOf(findResource('', 'v1', 'pods')!);
     expect(pods.map((s) => s.name)).toEqual(['pods/status', 'pods/binding', 'pods/eviction']);
     expect(pods[2]).toMatchObject({ kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] });

@@ -60,8 +60,9 @@ const pod = (): KubeObject => ({
 });
 
 describe('pods', () => {
-  // Proves Kubernetes' pod defaults and the initial status.
   it('defaults and status on create', () => {
+    // Proves a created pod gets kube-apiserver's spec defaults, status reset to Pending/BestEffort and no
+    // generation.
     const { obj, errors } = create(podStrategy, { ...pod(), status: { phase: 'Running' } });
     expect(errors).toEqual([]);
     expect(obj.spec).toEqual({
@@ -89,8 +90,9 @@ describe('pods', () => {
     expect(obj.metadata?.generation).toBeUndefined();
   });
 
-  // Proves imagePullPolicy follows the tag and QoS follows requests and limits.
   it('pull policy and QoS', () => {
+    // Proves a tagged image gets IfNotPresent, limits are copied to requests, and QoS is Guaranteed or
+    // Burstable.
     const p = pod();
     const spec = p.spec as { containers: Record<string, unknown>[] };
     spec.containers[0]!.image = 'registry:5000/nginx:1.27';
@@ -107,8 +109,9 @@ describe('pods', () => {
     expect((create(podStrategy, p).obj.status as { qosClass: string }).qosClass).toBe('Burstable');
   });
 
-  // Proves container names, images, ports and restartPolicy are validated with Kubernetes' messages.
   it('validation', () => {
+    // Proves container names (format, duplicates), images, ports, protocols, restartPolicy and an empty
+    // container list are refused with Kubernetes' messages.
     const p = pod();
     p.spec = {
       restartPolicy: 'Sometimes',
@@ -140,8 +143,9 @@ describe('pods', () => {
     );
   });
 
-  // Proves a pod's spec is immutable except images, and that status is ignored on the main resource.
   it('update rules', () => {
+    // Proves a pod's spec is immutable except images and added tolerations, and status is ignored on the main
+    // resource.
     const old = stored(podStrategy, pod());
     old.status = { phase: 'Running', podIP: '10.0.0.9' };
     const imageChange = structuredClone(old);
@@ -166,8 +170,9 @@ describe('pods', () => {
     expect(update(podStrategy, toleration, old).errors).toEqual([]);
   });
 
-  // Proves status updates keep the spec and ownerReferences, and field selectors and grace periods.
   it('status updates, fields, grace period', () => {
+    // Proves status updates keep spec and ownerReferences, field selectors read the pod, and only a scheduled
+    // pod gets a 30 s default grace period.
     const old = stored(podStrategy, pod());
     old.metadata!.ownerReferences = [
       { apiVersion: 'v1', kind: 'ReplicationController', name: 'rc', uid: 'u' },
@@ -208,8 +213,9 @@ const service = (): KubeObject => ({
 });
 
 describe('services', () => {
-  // Proves service defaults.
   it('defaults', () => {
+    // Proves a created service gets Kubernetes' spec defaults (TCP, targetPort = port, ClusterIP,
+    // single-stack IPv4) and an empty loadBalancer status.
     const { obj, errors } = create(serviceStrategy, service());
     expect(errors).toEqual([]);
     expect(obj.spec).toEqual({
@@ -224,8 +230,8 @@ describe('services', () => {
     expect(obj.status).toEqual({ loadBalancer: {} });
   });
 
-  // Proves service names are DNS-1035 labels and ports, type and externalName are validated.
   it('validation', () => {
+    // Proves service names are DNS-1035 labels and ports, type and externalName are validated.
     const bad = service();
     bad.metadata!.name = '1web';
     bad.spec = { type: 'Weird', ports: [{ port: 0 }, { port: 80, name: 'x' }] };
@@ -243,8 +249,8 @@ describe('services', () => {
     expect(create(serviceStrategy, { ...service(), spec: { clusterIP: 'None' } }).errors).toEqual([]);
   });
 
-  // Proves clusterIP may not change once set, and an update omitting it keeps the allocated one.
   it('clusterIP on update', () => {
+    // Proves clusterIP may not change once set, and an update omitting it keeps the allocated one.
     const old = stored(serviceStrategy, {
       ...service(),
       spec: { ...(service().spec as object), clusterIP: '10.96.0.10' },
@@ -275,8 +281,9 @@ describe('services', () => {
 });
 
 describe('service type changes', () => {
-  // Proves node ports survive an update that omits them and allocated fields go when switching to ExternalName.
   it('node ports and ExternalName', () => {
+    // Proves node ports survive an update that omits them, and allocated fields go when switching to
+    // ExternalName.
     const np: KubeObject = {
       metadata: { name: 'np', namespace: 'default' },
       spec: {
@@ -309,8 +316,8 @@ describe('service type changes', () => {
     expect(spec.externalTrafficPolicy).toBeUndefined();
   });
 
-  // Proves headless services stay headless and an ExternalName service may not carry cluster IPs.
   it('headless and ExternalName validation', () => {
+    // Proves headless services stay headless and an ExternalName service may not carry cluster IPs.
     const old = stored(serviceStrategy, { ...service(), spec: { clusterIP: 'None', selector: { a: 'b' } } });
     expect(old.spec).toMatchObject({ clusterIP: 'None', clusterIPs: ['None'] });
     expect(update(serviceStrategy, { ...old }, old).errors).toEqual([]);
@@ -330,8 +337,9 @@ describe('secrets and configmaps', () => {
     data: { user: Buffer.from('admin').toString('base64') },
   });
 
-  // Proves type Opaque default, stringData folding, base64 and key validation.
   it('defaults and validation', () => {
+    // Proves secrets default to Opaque, fold stringData into base64 data, and validate keys, base64 and the
+    // TLS keys.
     const { obj, errors } = create(secretStrategy, { ...secret(), stringData: { pass: 'x' } });
     expect(errors).toEqual([]);
     expect(obj.type).toBe('Opaque');
@@ -348,8 +356,9 @@ describe('secrets and configmaps', () => {
     expect(tls.errors).toEqual(['data[tls.crt]: Required value', 'data[tls.key]: Required value']);
   });
 
-  // Proves immutable secrets and configmaps refuse data changes and the type is immutable.
   it('immutability', () => {
+    // Proves immutable secrets and configmaps refuse data changes and unsetting immutable, and a secret's
+    // type is fixed.
     const old = stored(secretStrategy, { ...secret(), immutable: true });
     const changed = update(secretStrategy, { ...old, data: { user: 'Yg==' } }, old);
     expect(changed.errors).toEqual(['data: Forbidden: field is immutable when `immutable` is set']);
@@ -374,8 +383,9 @@ describe('secrets and configmaps', () => {
 });
 
 describe('other core kinds', () => {
-  // Proves namespaces get the kubernetes finalizer, phase Active and the name label; names are labels.
   it('namespaces', () => {
+    // Proves namespaces get the kubernetes finalizer (kept on update), phase Active and the name label, and
+    // dotted names are refused.
     const { obj, errors } = create(namespaceStrategy, { metadata: { name: 'team-a' } });
     expect(errors).toEqual([]);
     expect(obj.spec).toEqual({ finalizers: ['kubernetes'] });
@@ -389,8 +399,9 @@ describe('other core kinds', () => {
     expect(next.obj.spec).toEqual({ finalizers: ['kubernetes'] });
   });
 
-  // Proves nodes keep the status they register with and are cluster-scoped.
   it('nodes', () => {
+    // Proves a node keeps its registered status with allocatable defaulted from capacity, and its field
+    // selectors (empty namespace, unschedulable).
     const { obj, errors } = create(nodeStrategy, {
       metadata: { name: 'n1' },
       status: { capacity: { cpu: '2' } },
@@ -404,8 +415,9 @@ describe('other core kinds', () => {
     });
   });
 
-  // Proves RC defaults, generation 1 on create and +1 only on spec changes.
   it('replication controllers and generation', () => {
+    // Proves RCs take labels and selector from the template, start at generation 1, bump it only on spec
+    // changes, and refuse a selector that does not match the template.
     const rc: KubeObject = {
       metadata: { name: 'rc', namespace: 'd' },
       spec: {
@@ -437,8 +449,8 @@ describe('other core kinds', () => {
     ]);
   });
 
-  // Proves event field selectors and the involvedObject namespace rule.
   it('events', () => {
+    // Proves event field selectors and the involvedObject namespace rule.
     const ev: KubeObject = {
       metadata: { name: 'e1', namespace: 'default' },
       involvedObject: { kind: 'Pod', name: 'web', namespace: 'default', uid: 'u1' },
@@ -461,8 +473,8 @@ describe('other core kinds', () => {
     ]);
   });
 
-  // Proves a claim's spec is immutable but for storage requests.
   it('persistent volume claims', () => {
+    // Proves a claim's spec is immutable but for storage requests.
     const pvc: KubeObject = {
       metadata: { name: 'data', namespace: 'd' },
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
@@ -485,8 +497,8 @@ describe('other core kinds', () => {
     ]);
   });
 
-  // Proves LimitRange container defaults fall back to max and min, and min above max is refused.
   it('limit ranges', () => {
+    // Proves LimitRange container defaults fall back to max and min, and min above max is refused.
     const lr: KubeObject = {
       metadata: { name: 'l', namespace: 'd' },
       spec: { limits: [{ type: 'Container', max: { cpu: '2' }, min: { memory: '64Mi' } }] },
@@ -506,8 +518,8 @@ describe('other core kinds', () => {
     ]);
   });
 
-  // Proves quotas validate quantities and reset status on create but keep it on spec updates.
   it('resource quotas', () => {
+    // Proves quotas validate quantities and reset status on create but keep it on spec updates.
     const rq: KubeObject = {
       metadata: { name: 'q', namespace: 'd' },
       spec: { hard: { pods: '10' } },
@@ -524,8 +536,9 @@ describe('other core kinds', () => {
     );
   });
 
-  // Proves PV names are path segments, defaults, and the volume source is immutable.
   it('persistent volumes', () => {
+    // Proves PVs default to Retain and Filesystem, names are path segments, and the volume source is
+    // immutable.
     const pv: KubeObject = {
       metadata: { name: 'pv:1' },
       spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: '/data' } },
@@ -546,8 +559,8 @@ describe('other core kinds', () => {
     ]);
   });
 
-  // Proves there is one core strategy per core resource in the registry.
   it('covers every core resource', () => {
+    // Proves there is one core strategy per core resource in the registry.
     expect(coreStrategies.map((s) => s.info.plural).sort()).toEqual(
       [
         'configmaps',

@@ -23,8 +23,9 @@ function checkRefs(doc: Json, prefix: string, defs: Json): void {
 }
 
 describe('buildOpenApiV3', () => {
-  // Proves the v3 document of a group-version is structurally sound and carries what kubectl needs.
   it('produces a structurally valid OpenAPI 3.0 document', () => {
+    // Proves the apps/v1 v3 document has resolving refs, only referenced schemas, unique operationIds,
+    // declared path parameters, and the GVK and patch details kubectl needs.
     const doc = buildOpenApiV3(TEST_RESOURCES, 'apps/v1') as Json;
     expect(doc.openapi).toBe('3.0.0');
     expect(doc.info.title).toBe('Kubernetes');
@@ -104,8 +105,8 @@ describe('buildOpenApiV3', () => {
     expect(buildOpenApiV3(TEST_RESOURCES, 'apis/batch/v1')).toBeUndefined();
   });
 
-  // Proves core/v1 subresources and create-only resources get the right paths and kinds.
   it('covers subresources and create-only resources', () => {
+    // Proves core/v1 subresources and create-only resources get the right paths and kinds.
     const core = buildOpenApiV3(TEST_RESOURCES, 'v1') as Json;
     const ns = '/api/v1/namespaces/{namespace}';
     expect(core.paths[`${ns}/pods/{name}/eviction`].post['x-kubernetes-group-version-kind']).toEqual({
@@ -136,8 +137,9 @@ describe('buildOpenApiV3', () => {
 });
 
 describe('buildOpenApiV3Root and buildOpenApiV2', () => {
-  // Proves the v3 root lists each group-version once with a stable content hash.
   it('lists group-versions with stable hashes', () => {
+    // Proves the v3 root lists each group-version once with a content hash that is stable and changes only
+    // for the group-version whose content changed.
     const root = buildOpenApiV3Root(TEST_RESOURCES);
     expect(Object.keys(root.paths)).toEqual(['api/v1', 'apis/apps/v1', 'apis/authorization.k8s.io/v1']);
     expect(root.paths['api/v1']?.serverRelativeURL).toMatch(/^\/openapi\/v3\/api\/v1\?hash=[0-9A-F]{128}$/);
@@ -148,8 +150,8 @@ describe('buildOpenApiV3Root and buildOpenApiV2', () => {
     expect(fewer.paths['apis/apps/v1']).toEqual(root.paths['apis/apps/v1']);
   });
 
-  // Proves the swagger 2.0 document is sound: refs resolve, bodies and patch types are declared.
   it('produces a structurally valid swagger 2.0 document', () => {
+    // Proves the swagger 2.0 document is sound: refs resolve, bodies and patch types are declared.
     const doc = buildOpenApiV2(TEST_RESOURCES) as Json;
     expect(doc.swagger).toBe('2.0');
     checkRefs(doc, '#/definitions/', doc.definitions);
@@ -165,9 +167,9 @@ describe('buildOpenApiV3Root and buildOpenApiV2', () => {
     ]);
   });
 
-  // Proves the protobuf form starts as a gnostic Document (field 1 "2.0") and is memoised; kubectl's
-  // parsing of it is proven in openapi-kubectl.test.ts.
   it('encodes /openapi/v2 as a gnostic protobuf Document', () => {
+    // Proves the protobuf form starts as a gnostic Document (field 1 "2.0") and is memoised; kubectl's
+    // parsing of it is proven in openapi-kubectl.test.ts.
     const bytes = buildOpenApiV2Proto(TEST_RESOURCES);
     expect([...bytes.slice(0, 5)]).toEqual([0x0a, 0x03, 0x32, 0x2e, 0x30]);
     expect(Buffer.from(bytes).includes(Buffer.from('io.k8s.api.apps.v1.Deployment'))).toBe(true);

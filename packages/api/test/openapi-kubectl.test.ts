@@ -209,8 +209,8 @@ describe('kubectl against the generated OpenAPI', () => {
     });
   }
 
-  // Proves `kubectl explain` finds a nested field of a core kind and renders its type and fields.
   it('explains pods.spec.containers', async () => {
+    // Proves `kubectl explain` finds a nested field of a core kind and renders its type and fields.
     const out = await kubectl('explain', 'pods.spec.containers');
     if (process.env.H1_DEBUG) console.log(out.stdout);
     expect(out.stderr).toBe('');
@@ -225,8 +225,9 @@ describe('kubectl against the generated OpenAPI', () => {
     expect(seen.some((s) => s.startsWith('GET /openapi/v3/api/v1?hash='))).toBe(true);
   });
 
-  // Proves `kubectl explain` works for a kind of a named group.
   it('explains deployments', async () => {
+    // Proves `kubectl explain` renders a kind of a named group, a nested IntOrString field, and the
+    // plaintext-openapiv2 output.
     const out = await kubectl('explain', 'deployments');
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
@@ -243,9 +244,9 @@ describe('kubectl against the generated OpenAPI', () => {
     expect(v2.stdout).toMatch(/FIELD:\s+replicas <integer>/);
   });
 
-  // Proves kubectl's client-side apply computes a strategic merge patch from these schemas (merge keys
-  // of containers) without falling back with a warning.
   it('applies a changed Deployment with a strategic merge patch', async () => {
+    // Proves kubectl's client-side apply computes a strategic merge patch from these schemas (merge keys
+    // of containers) without falling back with a warning.
     const file = join(dir, 'deploy.yaml');
     const manifest = (image: string): string =>
       [
@@ -278,8 +279,9 @@ describe('kubectl against the generated OpenAPI', () => {
     expect(body.spec.template.spec.containers).toEqual([{ image: 'nginx:2', name: 'web' }]);
   });
 
-  // Proves kubectl parses the protobuf /openapi/v2 and validates client-side a kind without PATCH.
   it('validates a create-only kind client-side from the protobuf /openapi/v2', async () => {
+    // Proves kubectl fetches the protobuf /openapi/v2 for a kind without PATCH and refuses its unknown fields
+    // client-side.
     const good = join(dir, 'ssar.yaml');
     const spec = 'spec:\n  resourceAttributes:\n    verb: get\n    resource: pods\n';
     writeFileSync(good, `apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\n${spec}`);
@@ -298,8 +300,9 @@ describe('kubectl against the generated OpenAPI', () => {
     if (process.env.H1_DEBUG) console.log(refused.stderr);
   });
 
-  // Proves kubectl reads the PATCH operation's fieldValidation parameter and validates server-side.
   it('sends fieldValidation=Strict on create because the schema advertises it', async () => {
+    // Proves kubectl, seeing the fieldValidation parameter in the schema, sends fieldValidation=Strict on
+    // create.
     const file = join(dir, 'cm.yaml');
     writeFileSync(file, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\ndata:\n  a: b\n');
     const out = await kubectl('create', '-f', file);

@@ -39,8 +39,9 @@ function items(node: SchemaNode): SchemaNode {
 }
 
 describe('generated definitions', () => {
-  // Proves the served kinds are generated with descriptions, GVKs, required fields and Kubernetes' names.
   it('contains the served kinds with descriptions and GVK', () => {
+    // Proves the served kinds are generated with descriptions, GVKs, required fields and Kubernetes' names,
+    // and every $ref resolves.
     const defs = allDefinitions();
     const kinds: Array<[string, string, string, string]> = [
       ['io.k8s.api.core.v1.Pod', '', 'v1', 'Pod'],
@@ -96,8 +97,8 @@ describe('generated definitions', () => {
 });
 
 describe('schemaFor', () => {
-  // Proves the SchemaNode view carries Kubernetes' list semantics and special scalar kinds.
   it('builds Pod with merge keys, list types and special scalars', () => {
+    // Proves the SchemaNode view carries Kubernetes' list semantics and special scalar kinds.
     const pod = must(schemaFor(POD));
     const spec = field(pod, 'spec');
     expect(spec.type === 'object' && spec.required).toEqual(['containers']);
@@ -204,8 +205,8 @@ function objectPositions(
 }
 
 describe('unknownFields', () => {
-  // Proves nested unknown fields are reported with Kubernetes' paths and known ones are not.
   it('finds nested unknown fields and ignores known ones', () => {
+    // Proves nested unknown fields are reported with Kubernetes' paths and known ones are not.
     const pod = must(schemaFor(POD));
     const obj = {
       apiVersion: 'v1',
@@ -229,8 +230,9 @@ describe('unknownFields', () => {
     expect(unknownFields({ metadata: { managedFields: [{ fieldsV1: { 'f:x': {} } }] } }, pod)).toEqual([]);
   });
 
-  // Proves that values generated from a schema are all known, and one injected unknown key is found exactly.
   it('property: conforming objects have no unknowns; an injected key is found', () => {
+    // Proves that values generated from a schema are all known, and one injected unknown key is found
+    // exactly.
     const kinds = [
       POD,
       DEPLOYMENT,
@@ -280,8 +282,9 @@ describe('strict decoding', () => {
     }
   }`;
 
-  // Proves duplicates and unknowns come out interleaved in document order with kube-apiserver's wording.
   it("reproduces kube-apiserver's Strict message and Warn warnings", () => {
+    // Proves duplicates and unknowns come out interleaved in document order with kube-apiserver's wording, as
+    // a 400 Status for Strict and a 299 Warning header for Warn.
     const issues = strictDecodeErrors(invalidBody, must(schemaFor(DEPLOYMENT)));
     expect(strictDecodingMessage(issues)).toBe(
       'strict decoding error: duplicate field "metadata.name", unknown field "metadata.unknownMeta", unknown field "spec.unknown1", unknown field "spec.unknownDupe", duplicate field "spec.paused", unknown field "spec.template.spec.containers[0].unknownNested", duplicate field "spec.template.spec.containers[0].imagePullPolicy"',
@@ -300,8 +303,9 @@ describe('strict decoding', () => {
     expect(warningHeaderValue('unknown field "spec.foo"')).toBe('299 - "unknown field \\"spec.foo\\""');
   });
 
-  // Proves the scanner finds duplicates without a schema, handles escapes, and refuses malformed JSON.
   it('finds duplicates without a schema and rejects malformed JSON', () => {
+    // Proves the scanner finds duplicates without a schema, handles escapes, and refuses malformed or
+    // too-deep JSON.
     expect(strictDecodeErrors('{"a":{"b":1,"b":[{"c":"x\\"}","c":2}]},"a\\u0062":3}')).toEqual([
       { kind: 'duplicate', path: 'a.b' },
       { kind: 'duplicate', path: 'a.b[0].c' },

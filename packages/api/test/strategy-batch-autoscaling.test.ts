@@ -49,18 +49,18 @@ describe('cron schedules', () => {
     ['@every soon', 'failed to parse duration @every soon: time: invalid duration "soon"'],
   ];
 
-  // Proves every valid standard schedule and descriptor is accepted.
   it.each(valid)('accepts %j', (schedule) => {
+    // Proves every valid standard schedule and descriptor is accepted.
     expect(parseCronSchedule(schedule)).toBeUndefined();
   });
 
-  // Proves invalid schedules are refused with robfig/cron's message.
   it.each(invalid)('refuses %j', (schedule, message) => {
+    // Proves invalid schedules are refused with robfig/cron's message.
     expect(parseCronSchedule(schedule)).toBe(message);
   });
 
-  // Proves the CronJob strategy reports schedule problems at spec.schedule and refuses TZ= prefixes.
   it('reports schedule errors on the CronJob', () => {
+    // Proves the CronJob strategy reports schedule problems at spec.schedule and refuses TZ= prefixes.
     const cronJob = (schedule: string): KubeObject => ({
       metadata: { name: 'c', namespace: 'default' },
       spec: {
@@ -188,8 +188,9 @@ const hpaV2 = fc
   });
 
 describe('HPA conversion', () => {
-  // Proves targetCPUUtilizationPercentage maps to a cpu Utilization metric and back, with Kubernetes' annotation for the rest.
   it('maps targetCPUUtilizationPercentage to a Resource metric', () => {
+    // Proves targetCPUUtilizationPercentage maps to a cpu Utilization metric and back, and other metrics go
+    // into Kubernetes' metrics annotation on v1.
     const v1: KubeObject = {
       apiVersion: 'autoscaling/v1',
       kind: 'HorizontalPodAutoscaler',
@@ -226,8 +227,8 @@ describe('HPA conversion', () => {
     ]);
   });
 
-  // Proves a v1 HPA without a target reads back with the v2 default of 80% CPU, minReplicas 1.
   it('defaults a v1 HPA through v2', () => {
+    // Proves a v1 HPA without a target reads back with the v2 default of 80% CPU, minReplicas 1.
     const v1: KubeObject = {
       apiVersion: 'autoscaling/v1',
       kind: 'HorizontalPodAutoscaler',
@@ -246,8 +247,8 @@ describe('HPA conversion', () => {
     expect(hpaV1Strategy.validateCreate(v1)).toEqual([]);
   });
 
-  // Proves v2 behavior defaults fill only what the user left out (copyHPAScalingRules).
   it('fills scaling rule defaults', () => {
+    // Proves v2 behavior defaults fill only what the user left out (copyHPAScalingRules).
     const v2: KubeObject = {
       metadata: { name: 'web', namespace: 'default' },
       spec: {
@@ -275,8 +276,8 @@ describe('HPA conversion', () => {
     expect(hpaV2Strategy.validateCreate(v2)).toEqual([]);
   });
 
-  // Proves v2 → v1 → v2 is lossless (the CPU metric is last, where Kubernetes' conversion puts it).
   it('round-trips v2 → v1 → v2 (property)', () => {
+    // Proves v2 → v1 → v2 is lossless (the CPU metric is last, where Kubernetes' conversion puts it).
     fc.assert(
       fc.property(hpaV2, (v2) => {
         expect(convertHpa(convertHpa(v2, 'v1'), 'v2')).toEqual(v2);
@@ -285,8 +286,8 @@ describe('HPA conversion', () => {
     );
   });
 
-  // Proves v1 → v2 → v1 is lossless, including the annotations that carry what v1 cannot say.
   it('round-trips v1 → v2 → v1 (property)', () => {
+    // Proves v1 → v2 → v1 is lossless, including the annotations that carry what v1 cannot say.
     fc.assert(
       fc.property(hpaV2, (v2) => {
         const v1 = convertHpa(v2, 'v1');

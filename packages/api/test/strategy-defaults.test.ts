@@ -82,8 +82,8 @@ function kubectlDeployment(): KubeObject {
 }
 
 describe('apps/v1 defaults', () => {
-  // Proves a kubectl-created Deployment gets exactly the spec kube-apiserver gives it.
   it('defaults a minimal Deployment like kube-apiserver', () => {
+    // Proves a kubectl-created Deployment gets exactly the spec kube-apiserver gives it.
     const { obj, errors } = create('apps', 'deployments', kubectlDeployment());
     expect(errors).toEqual([]);
     expect(obj.metadata?.generation).toBe(1);
@@ -98,8 +98,8 @@ describe('apps/v1 defaults', () => {
     });
   });
 
-  // Proves a Recreate Deployment gets no rollingUpdate block (only RollingUpdate is filled in).
   it('leaves rollingUpdate out of a Recreate Deployment', () => {
+    // Proves a Recreate Deployment gets no rollingUpdate block (only RollingUpdate is filled in).
     const body = kubectlDeployment();
     (body.spec as { strategy: unknown }).strategy = { type: 'Recreate' };
     const { obj, errors } = create('apps', 'deployments', body);
@@ -107,8 +107,8 @@ describe('apps/v1 defaults', () => {
     expect((obj.spec as { strategy: unknown }).strategy).toEqual({ type: 'Recreate' });
   });
 
-  // Proves a minimal StatefulSet gets the StatefulSet defaults, including the PVC retention policy.
   it('defaults a minimal StatefulSet like kube-apiserver', () => {
+    // Proves a minimal StatefulSet gets the StatefulSet defaults, including the PVC retention policy.
     const { obj, errors } = create('apps', 'statefulsets', {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
@@ -152,8 +152,8 @@ describe('apps/v1 defaults', () => {
     });
   });
 
-  // Proves a minimal DaemonSet gets maxUnavailable 1 / maxSurge 0 and the template-generation annotation.
   it('defaults a minimal DaemonSet like kube-apiserver', () => {
+    // Proves a minimal DaemonSet gets maxUnavailable 1 / maxSurge 0 and the template-generation annotation.
     const { obj, errors } = create('apps', 'daemonsets', {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -178,8 +178,8 @@ describe('apps/v1 defaults', () => {
 });
 
 describe('batch/v1 defaults', () => {
-  // Proves `kubectl create job` gets the Job defaults and the selector generated from its uid.
   it('defaults a minimal Job and generates its selector', () => {
+    // Proves `kubectl create job` gets the Job defaults and the selector generated from its uid.
     const { obj, errors } = create('batch', 'jobs', {
       apiVersion: 'batch/v1',
       kind: 'Job',
@@ -215,8 +215,9 @@ describe('batch/v1 defaults', () => {
     });
   });
 
-  // Proves a Job's pod template keeps the restart policy rule: Always is refused with Kubernetes' message.
   it('refuses restartPolicy Always in a Job', () => {
+    // Proves a Job template without restartPolicy is not defaulted to Always but refused with Kubernetes'
+    // Required message.
     const { errors } = create('batch', 'jobs', {
       metadata: { name: 'pi' },
       spec: { template: { spec: { containers: [{ name: 'pi', image: 'perl' }] } } },
@@ -226,8 +227,8 @@ describe('batch/v1 defaults', () => {
     );
   });
 
-  // Proves a minimal CronJob gets the CronJob defaults and only pod defaults inside its job template.
   it('defaults a minimal CronJob like kube-apiserver', () => {
+    // Proves a minimal CronJob gets the CronJob defaults and only pod defaults inside its job template.
     const { obj, errors } = create('batch', 'cronjobs', {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
@@ -261,8 +262,8 @@ describe('batch/v1 defaults', () => {
 });
 
 describe('immutable fields', () => {
-  // Proves apps/v1 refuses a selector change with "field is immutable" and accepts the same selector.
   it('refuses a changed Deployment selector', () => {
+    // Proves a Deployment refuses a selector change with "field is immutable" yet accepts a replicas change.
     const { obj: old } = create('apps', 'deployments', kubectlDeployment());
     old.metadata = { ...old.metadata, resourceVersion: '5' };
     const next = structuredClone(old);
@@ -277,8 +278,9 @@ describe('immutable fields', () => {
     expect(update('apps', 'deployments', scaled, old)).toEqual([]);
   });
 
-  // Proves StatefulSets refuse changes to serviceName and volumeClaimTemplates but accept replicas.
   it('refuses forbidden StatefulSet spec changes', () => {
+    // Proves a StatefulSet refuses a serviceName change with Kubernetes' forbidden-fields message but accepts
+    // a replicas change.
     const { obj: old } = create('apps', 'statefulsets', {
       metadata: { name: 'web' },
       spec: {
@@ -300,8 +302,8 @@ describe('immutable fields', () => {
     expect(update('apps', 'statefulsets', scaled, old)).toEqual([]);
   });
 
-  // Proves a Job's template and selector are fixed after creation.
   it('refuses a changed Job template', () => {
+    // Proves changing a Job's pod template after creation is refused as immutable.
     const { obj: old } = create('batch', 'jobs', {
       metadata: { name: 'pi' },
       spec: { template: { spec: { containers: [{ name: 'pi', image: 'perl' }], restartPolicy: 'Never' } } },
@@ -315,8 +317,8 @@ describe('immutable fields', () => {
     expect(errors[0]).toMatch(/^spec\.template: Invalid value: .*: field is immutable$/);
   });
 
-  // Proves a binding's roleRef cannot change and that subjects get their apiGroup defaulted.
   it('refuses a changed roleRef and defaults subject apiGroups', () => {
+    // Proves a binding's roleRef cannot change and that subjects get their apiGroup defaulted.
     const { obj: old, errors } = create('rbac.authorization.k8s.io', 'rolebindings', {
       metadata: { name: 'rb' },
       roleRef: { kind: 'Role', name: 'reader' },
@@ -340,8 +342,9 @@ describe('immutable fields', () => {
     ]);
   });
 
-  // Proves StorageClass provisioner and EndpointSlice addressType are fixed, with Kubernetes' messages.
   it('refuses changes to StorageClass provisioner and EndpointSlice addressType', () => {
+    // Proves StorageClass and EndpointSlice defaults, and that provisioner and addressType are fixed, with
+    // Kubernetes' messages.
     const { obj: sc, errors } = create('storage.k8s.io', 'storageclasses', {
       metadata: { name: 'fast' },
       provisioner: 'example.com/fast',
@@ -369,8 +372,9 @@ describe('validation messages', () => {
     return create(group, plural, body).errors;
   }
 
-  // Proves the selector/template rules and the PDB xor rule read as kube-apiserver writes them.
   it('reports selector, ingress and PDB problems like kube-apiserver', () => {
+    // Proves selector/template mismatches, a missing Ingress pathType and the PDB minAvailable/maxUnavailable
+    // rules are reported as kube-apiserver writes them.
     const body = kubectlDeployment();
     (body.spec as { selector: unknown }).selector = { matchLabels: { app: 'other' } };
     expect(errorsOf('apps', 'deployments', body)).toEqual([
@@ -407,8 +411,9 @@ describe('validation messages', () => {
     ]);
   });
 
-  // Proves StatefulSet templates may mount claim templates, and DaemonSet strategy rules read as in Kubernetes.
   it('validates StatefulSet templates loosely and DaemonSet rolling updates strictly', () => {
+    // Proves StatefulSet templates may mount claim templates, dotted names are refused, and DaemonSet
+    // maxSurge/maxUnavailable rules read as in Kubernetes.
     expect(
       errorsOf('apps', 'statefulsets', {
         metadata: { name: 'db' },
@@ -452,8 +457,9 @@ describe('validation messages', () => {
     ]);
   });
 
-  // Proves NetworkPolicies get policyTypes from their rules and RBAC names are path segments.
   it('defaults NetworkPolicy policyTypes and validates RBAC names as path segments', () => {
+    // Proves NetworkPolicies get policyTypes and port protocols, and cluster roles refuse '/' in names and
+    // rules lacking apiGroups or resources.
     const { obj } = create('networking.k8s.io', 'networkpolicies', {
       metadata: { name: 'np' },
       spec: { podSelector: {}, egress: [{ ports: [{ port: 53 }] }] },
@@ -668,13 +674,14 @@ describe('validation table of the smaller groups', () => {
     },
   ];
 
-  // Proves each invalid object of the smaller groups is refused with kube-apiserver's field errors.
   it.each(cases)('$name', ({ group, plural, body, errors }) => {
+    // Proves each invalid object of the smaller groups is refused with kube-apiserver's field errors.
     expect(create(group, plural, body).errors).toEqual(errors);
   });
 
-  // Proves HPAs keep no generation and convertVersion converts HPAs while only relabelling others.
   it('keeps HPAs generation-free and converts versions', () => {
+    // Proves HPAs get no generation, convertVersion turns a v2 HPA into a defaulted v1 one, and a Deployment
+    // keeps its apiVersion.
     const { obj } = create('autoscaling', 'horizontalpodautoscalers', {
       apiVersion: 'autoscaling/v2',
       metadata: { name: 'h' },
@@ -702,8 +709,8 @@ describe('generation and status rules', () => {
     return obj;
   }
 
-  // Proves Deployments bump generation on spec and annotation changes but not on label changes.
   it('bumps Deployment generation on spec and annotation changes only', () => {
+    // Proves a Deployment's generation stays put on a label change and is bumped by an annotation change.
     const strategy = mustStrategy('apps', 'deployments');
     const old = created('apps', 'deployments', kubectlDeployment());
     const relabelled = structuredClone(old);
@@ -716,8 +723,8 @@ describe('generation and status rules', () => {
     expect(annotated.metadata?.generation).toBe(2);
   });
 
-  // Proves a Deployment status update keeps spec and labels of the stored object.
   it('keeps spec and labels on Deployment status updates', () => {
+    // Proves a Deployment status update keeps spec and labels of the stored object.
     const strategy = mustStrategy('apps', 'deployments');
     const old = created('apps', 'deployments', kubectlDeployment());
     const next = structuredClone(old);
@@ -730,8 +737,8 @@ describe('generation and status rules', () => {
     expect(next.status).toEqual({ replicas: 1, readyReplicas: 1 });
   });
 
-  // Proves the DaemonSet template generation annotation moves with template changes only.
   it('tracks the DaemonSet template generation', () => {
+    // Proves the DaemonSet template generation annotation moves with template changes only.
     const strategy = mustStrategy('apps', 'daemonsets');
     const old = created('apps', 'daemonsets', {
       metadata: { name: 'ds' },
@@ -755,8 +762,8 @@ describe('generation and status rules', () => {
     expect(newTemplate.metadata?.annotations?.['deprecated.daemonset.template.generation']).toBe('2');
   });
 
-  // Proves ControllerRevision data is immutable while revision may be renumbered, and data is required.
   it('fixes ControllerRevision data but not revision', () => {
+    // Proves ControllerRevision data is immutable while revision may be renumbered, and data is required.
     expect(create('apps', 'controllerrevisions', { metadata: { name: 'r' }, revision: 1 }).errors).toEqual([
       'data: Required value: data is mandatory',
     ]);
@@ -771,8 +778,9 @@ describe('generation and status rules', () => {
     ]);
   });
 
-  // Proves ReplicaSets default replicas to 1, refuse selector changes and expose status.replicas to field selectors.
   it('handles ReplicaSets', () => {
+    // Proves ReplicaSets default replicas to 1, refuse selector changes and expose status.replicas to field
+    // selectors.
     const old = created('apps', 'replicasets', {
       metadata: { name: 'rs' },
       spec: {

@@ -178,8 +178,8 @@ function keepsGiven(given: unknown, defaulted: unknown): boolean {
 }
 
 describe('non-core strategy properties', () => {
-  // Proves defaulting twice equals defaulting once, keeps every user-set field, and leaves a valid object.
   it('defaults are idempotent, keep user values and validate (property)', () => {
+    // Proves defaulting twice equals defaulting once, keeps every user-set field, and leaves a valid object.
     fc.assert(
       fc.property(bodies, ({ group, plural, obj }) => {
         const strategy = getStrategy(group, plural);
@@ -203,8 +203,8 @@ describe('non-core strategy properties', () => {
     );
   });
 
-  // Proves every served non-core resource has a strategy, and versions resolve (HPA v1 and v2).
   it('covers every group of the issue', () => {
+    // Proves every served non-core resource has a strategy, and versions resolve (HPA v1 and v2).
     const keys = new Set(allStrategies().map((s) => `${s.info.group}/${s.info.version}/${s.info.plural}`));
     for (const key of [
       'apps/v1/deployments',
@@ -235,8 +235,9 @@ describe('non-core strategy properties', () => {
     expect(getStrategy('apps', 'nothings')).toBeUndefined();
   });
 
-  // Proves every stored resource of the registry has a strategy for its exact version (the REST layer relies on it).
   it('has a strategy for every stored resource version', () => {
+    // Proves every stored resource of the registry has a strategy for its exact version (the REST layer
+    // relies on it).
     const missing = RESOURCES.filter(
       (r) => isStored(r) && getStrategy(r.group, r.plural, r.version) === undefined,
     );
@@ -247,8 +248,8 @@ describe('non-core strategy properties', () => {
 });
 
 describe('scale subresource helpers', () => {
-  // Proves scaleOf reads spec/status replicas and prints the selector as LabelSelectorAsSelector does.
   it('builds the autoscaling/v1 Scale of each scalable kind', () => {
+    // Proves scaleOf reads spec/status replicas and prints the selector as LabelSelectorAsSelector does.
     const deployment: KubeObject = {
       kind: 'Deployment',
       metadata: { name: 'd', namespace: 'default', uid: 'u', resourceVersion: '9', labels: { a: 'b' } },
@@ -277,8 +278,8 @@ describe('scale subresource helpers', () => {
     expect(() => scaleOf({ kind: 'DaemonSet' })).toThrow(/no scale subresource/);
   });
 
-  // Proves applyScale writes spec.replicas only and validateScale refuses negative replicas.
   it('applies and validates a scale', () => {
+    // Proves applyScale writes spec.replicas only and validateScale refuses negative replicas.
     const sts: KubeObject = {
       kind: 'StatefulSet',
       metadata: { name: 's' },

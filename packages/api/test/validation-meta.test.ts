@@ -19,8 +19,9 @@ function messages(obj: KubeObject, opts = namespaced): string[] {
 }
 
 describe('validateObjectMeta', () => {
-  // Proves a well-formed object passes.
   it('accepts a valid object', () => {
+    // Proves well-formed metadata (prefixed labels, mixed-case annotation key, finalizers, a controller
+    // owner) yields no errors.
     const obj = {
       metadata: {
         name: 'web',
@@ -36,8 +37,8 @@ describe('validateObjectMeta', () => {
     expect(messages(obj)).toEqual([]);
   });
 
-  // Proves names and namespaces are required or forbidden with Kubernetes' wording.
   it('requires name, requires namespace iff namespaced', () => {
+    // Proves names and namespaces are required or forbidden with Kubernetes' wording.
     expect(messages({ metadata: { namespace: 'default' } })).toEqual([
       'metadata.name: Required value: name or generateName is required',
     ]);
@@ -50,24 +51,24 @@ describe('validateObjectMeta', () => {
     );
   });
 
-  // Proves the whole 422 message kubectl prints for an invalid name.
   it('formats an invalid name like Kubernetes', () => {
+    // Proves an invalid name yields, word for word, the Invalid status message kubectl prints.
     const errs = validateObjectMeta({ metadata: { name: 'Bad', namespace: 'default' } }, namespaced);
     expect(invalidStatus('ConfigMap', '', 'Bad', errs).message).toBe(
       `ConfigMap "Bad" is invalid: metadata.name: Invalid value: "Bad": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
     );
   });
 
-  // Proves generateName is checked as a prefix and a bad one is reported.
   it('checks generateName as a prefix', () => {
+    // Proves generateName is checked as a prefix and a bad one is reported.
     expect(messages({ metadata: { name: 'web-abcde', generateName: 'web-', namespace: 'd' } })).toEqual([]);
     expect(messages({ metadata: { name: 'web-abcde', generateName: 'Web-', namespace: 'd' } })[0]).toMatch(
       /^metadata\.generateName: Invalid value: "Web-"/,
     );
   });
 
-  // Proves label keys and values, annotation keys and the annotation size limit are enforced.
   it('labels and annotations', () => {
+    // Proves label keys and values, annotation keys and the annotation size limit are enforced.
     const bad = messages({
       metadata: { name: 'a', namespace: 'd', labels: { 'bad key': 'v', ok: 'bad value' } },
     });
@@ -82,8 +83,8 @@ describe('validateObjectMeta', () => {
     ]);
   });
 
-  // Proves ownerReferences need every field, at most one controller, and no Event owners.
   it('ownerReferences', () => {
+    // Proves ownerReferences need every field, at most one controller, and no Event owners.
     const refs = [
       { apiVersion: 'v1', kind: 'Pod', name: 'a', uid: '1', controller: true },
       { apiVersion: 'v1', kind: 'Pod', name: 'b', uid: '2', controller: true },
@@ -103,8 +104,8 @@ describe('validateObjectMeta', () => {
     expect(msgs.some((m) => m.endsWith('/v1, Kind=Event is disallowed from being an owner'))).toBe(true);
   });
 
-  // Proves finalizers must be qualified names and orphan/foregroundDeletion exclude each other.
   it('finalizers', () => {
+    // Proves finalizers must be qualified names and orphan/foregroundDeletion exclude each other.
     const msgs = messages({
       metadata: { name: 'a', namespace: 'd', finalizers: ['orphan', 'foregroundDeletion', 'a b'] },
     });
@@ -127,8 +128,8 @@ describe('validateObjectMetaUpdate', () => {
     },
   };
 
-  // Proves identity fields are immutable with "field is immutable".
   it('refuses identity changes', () => {
+    // Proves identity fields are immutable with "field is immutable".
     const next = {
       metadata: { ...old.metadata, name: 'b', namespace: 'e', uid: 'u2', creationTimestamp: 'x' },
     };
@@ -140,8 +141,8 @@ describe('validateObjectMetaUpdate', () => {
     ]);
   });
 
-  // Proves an update needs a resourceVersion and may not decrement generation.
   it('resourceVersion and generation', () => {
+    // Proves an update needs a resourceVersion and may not decrement generation.
     const next = { metadata: { ...old.metadata, resourceVersion: '', generation: 1 } };
     expect(validateObjectMetaUpdate(next, old).map(formatFieldError)).toEqual([
       'metadata.resourceVersion: Invalid value: "": must be specified for an update',
@@ -149,8 +150,8 @@ describe('validateObjectMetaUpdate', () => {
     ]);
   });
 
-  // Proves an object being deleted cannot gain finalizers but may lose them.
   it('no new finalizers while deleting', () => {
+    // Proves an object being deleted cannot gain finalizers but may lose them.
     const deleting = { metadata: { ...old.metadata, deletionTimestamp: 't', finalizers: ['example.com/a'] } };
     const added = { metadata: { ...deleting.metadata, finalizers: ['example.com/a', 'example.com/b'] } };
     expect(validateObjectMetaUpdate(added, deleting).map(formatFieldError)).toEqual([

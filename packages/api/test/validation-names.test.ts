@@ -33,30 +33,33 @@ const LABEL_VALUE_MSG =
   "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
 describe('DNS-1123 subdomain', () => {
-  // Proves the subdomain validator accepts what Kubernetes accepts and refuses with its message.
   it.each(['a', 'example.com', 'a-b.c-d', '0', 'x'.repeat(253), '1.2.3.4'])('accepts %s', (name) => {
+    // Proves names Kubernetes accepts as DNS-1123 subdomains (up to 253 characters, IPs) yield no errors.
     expect(isDNS1123Subdomain(name)).toEqual([]);
   });
   it.each(['', 'A', 'a_b', '-a', 'a-', 'a..b', '.a', 'a.', 'ü'])('refuses %j', (name) => {
+    // Proves a malformed subdomain (empty, uppercase, bad or edge punctuation, non-ASCII) gets Kubernetes'
+    // message.
     expect(isDNS1123Subdomain(name)).toEqual([SUBDOMAIN_MSG]);
   });
-  // Proves the length limit is reported separately from the pattern.
   it('refuses 254 characters with the length message', () => {
+    // Proves the length limit is reported separately from the pattern.
     expect(isDNS1123Subdomain('a'.repeat(254))).toEqual(['must be no more than 253 characters']);
   });
 });
 
 describe('DNS-1123 label and DNS-1035 label', () => {
-  // Proves labels refuse dots with Kubernetes' special message and other bad names with the regex message.
   it('labels', () => {
+    // Proves DNS-1123 labels refuse dots with Kubernetes' special message, bad characters with the regex
+    // message, and more than 63 characters.
     expect(isDNS1123Label('my-name')).toEqual([]);
     expect(isDNS1123Label('123-abc')).toEqual([]);
     expect(isDNS1123Label('a.b')).toEqual(['must not contain dots']);
     expect(isDNS1123Label('My')).toEqual([LABEL_MSG]);
     expect(isDNS1123Label('a'.repeat(64))).toEqual(['must be no more than 63 characters']);
   });
-  // Proves DNS-1035 labels must start with a letter.
   it('DNS-1035 labels', () => {
+    // Proves DNS-1035 labels must start with a letter and may not contain dots.
     expect(isDNS1035Label('abc-123')).toEqual([]);
     expect(isDNS1035Label('1abc')).toEqual([DNS1035_MSG]);
     expect(isDNS1035Label('a.b')).toEqual([DNS1035_MSG]);
@@ -64,8 +67,8 @@ describe('DNS-1123 label and DNS-1035 label', () => {
 });
 
 describe('qualified names and label values', () => {
-  // Proves label keys with and without prefixes are checked part by part.
   it('qualified names', () => {
+    // Proves label keys with and without prefixes are checked part by part.
     for (const ok of ['app', 'app.kubernetes.io/name', 'MyName', 'a_b.c-d', 'example.com/X']) {
       expect(isQualifiedName(ok), ok).toEqual([]);
     }
@@ -78,8 +81,8 @@ describe('qualified names and label values', () => {
     );
     expect(isQualifiedName('a'.repeat(64))).toEqual(['name part must be no more than 63 characters']);
   });
-  // Proves label values may be empty and follow the qualified-name pattern otherwise.
   it('label values', () => {
+    // Proves label values may be empty and follow the qualified-name pattern otherwise.
     expect(isValidLabelValue('')).toEqual([]);
     expect(isValidLabelValue('v1.2_3-x')).toEqual([]);
     expect(isValidLabelValue('bad value')).toEqual([LABEL_VALUE_MSG]);
@@ -88,8 +91,8 @@ describe('qualified names and label values', () => {
 });
 
 describe('other validators', () => {
-  // Proves config keys, env names, port names, IPs and path segments follow Kubernetes' rules.
   it('config keys, env vars, ports, IPs, path segments', () => {
+    // Proves config keys, env names, port names, IPs and path segments follow Kubernetes' rules.
     expect(isConfigMapKey('key.name')).toEqual([]);
     expect(isConfigMapKey('..x')).toEqual(["must not start with '..'"]);
     expect(isConfigMapKey('a b')[0]).toMatch(/^a valid config key must consist of alphanumeric characters/);
@@ -111,8 +114,8 @@ describe('other validators', () => {
     expect(isValidPathSegmentName('..')).toEqual(["may not be '..'"]);
     expect(isValidPathSegmentName('a/b%')).toEqual(["may not contain '/'", "may not contain '%'"]);
   });
-  // Proves generateName prefixes may end in '-', as maskTrailingDash allows.
   it('generateName prefixes', () => {
+    // Proves generateName prefixes may end in '-', as maskTrailingDash allows.
     expect(nameIsDNSSubdomain('web-', true)).toEqual([]);
     expect(nameIsDNSSubdomain('web-', false)).toEqual([SUBDOMAIN_MSG]);
   });
@@ -126,8 +129,9 @@ const dnsLabel = fc
 const subdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 5 }).map((ls) => ls.join('.'));
 
 describe('properties', () => {
-  // Proves every generated RFC 1123 subdomain passes and labels pass both validators.
   it('generated DNS-1123 names pass', () => {
+    // Proves every generated RFC 1123 subdomain passes the subdomain validator and every generated label the
+    // label validator.
     fc.assert(
       fc.property(subdomain, dnsLabel, (s, l) => {
         expect(isDNS1123Subdomain(s)).toEqual([]);
@@ -136,8 +140,8 @@ describe('properties', () => {
       fcOptions,
     );
   });
-  // Proves a single uppercase letter anywhere makes a name invalid under every DNS validator.
   it('an uppercase letter fails', () => {
+    // Proves a single uppercase letter anywhere makes a name invalid under every DNS validator.
     const upper = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''));
     fc.assert(
       fc.property(subdomain, upper, fc.nat(), (s, u, pos) => {

@@ -23,9 +23,9 @@ async function lb(args: string[]): Promise<LbProcess> {
 }
 
 describe('keelson lb', () => {
-  // Proves SIGTERM drains: new connections are refused at once, an open stream goes on to its end,
-  // a connection that never ends is cut at --drain-timeout-ms, and the process exits 0.
   it('drains on SIGTERM', async () => {
+    // Proves SIGTERM drains: new connections are refused at once, an open stream goes on to its end,
+    // a connection that never ends is cut at --drain-timeout-ms, and the process exits 0.
     const b = await backend('b1');
     const p = await lb([
       '--listen=127.0.0.1:0',
@@ -55,8 +55,8 @@ describe('keelson lb', () => {
     expect(p.stderr()).toContain('1 connections ended, 1 cut');
   });
 
-  // Proves --haproxy-config prints the configuration and exits 0 without listening.
   it('prints the HAProxy configuration', () => {
+    // Proves --haproxy-config prints the balance and server lines for the given backends and exits 0.
     const res = spawnSync(
       process.execPath,
       [
@@ -76,8 +76,8 @@ describe('keelson lb', () => {
     );
   });
 
-  // Proves a bad flag is refused with a message and exit code 2 (not a stack trace).
   it('refuses bad flags', () => {
+    // Proves a command line without --backend is refused with exit code 2 and a message asking for one.
     const res = spawnSync(process.execPath, [keelsonMain, 'lb', '--listen=127.0.0.1:0'], {
       encoding: 'utf8',
       timeout: 15_000,

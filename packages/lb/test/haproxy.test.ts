@@ -48,9 +48,9 @@ afterAll(async () => {
 });
 
 describe('haproxy with the printed configuration', () => {
-  // Proves haproxy accepts the printed haproxy.cfg, its checks find the backends up, and a request
-  // goes through it to a backend (TLS passthrough, the client verifying the backend's certificate).
   it('forwards a request to a backend', { timeout: 330_000 }, async () => {
+    // Proves haproxy accepts the printed haproxy.cfg, its checks find the backends up, and a request
+    // goes through it to a backend (TLS passthrough, the client verifying the backend's certificate).
     ensureHaproxyInstalled();
     dir = mkdtempSync(join(tmpdir(), 'keelson-lb-haproxy-'));
     const ca = await ensureCa(join(dir, 'pki'));

@@ -50,8 +50,8 @@ function hold(address: string): Promise<{ name: string; socket: Socket }> {
 const okProbe = async () => ({ ok: true, code: 200, at: new Date().toISOString(), durationMs: 0 });
 
 describe('balancing', () => {
-  // Proves round-robin sends consecutive connections to each backend in turn.
   it('round-robin spreads connections evenly', async () => {
+    // Proves round-robin sends consecutive connections to each backend in turn.
     const bs = await backends(3);
     const lb = await lbFor(bs);
     const names: string[] = [];
@@ -62,8 +62,8 @@ describe('balancing', () => {
     expect(bs.map((b) => b.requests)).toEqual([3, 3, 3]);
   });
 
-  // Proves least-connections sends new connections to the idle backend while the other holds one.
   it('least-connections prefers the idle backend', async () => {
+    // Proves least-connections sends new connections to the idle backend while the other holds one.
     const bs = await backends(2);
     const lb = await lbFor(bs, { balance: 'leastconn' });
     const held = await hold(lb.listenAddress);
@@ -80,9 +80,9 @@ describe('balancing', () => {
 });
 
 describe('health checks', () => {
-  // Proves a backend whose /readyz turns 500 leaves the rotation within fall × interval + timeout,
-  // gets no new connections while down, and comes back after rise good checks.
   it('takes a failing backend out of rotation within a second and back after rise', async () => {
+    // Proves a backend whose /readyz turns 500 leaves the rotation within fall × interval + timeout,
+    // gets no new connections while down, and comes back after rise good checks.
     const bs = await backends(2);
     const [b1, b2] = bs as [TestBackend, TestBackend];
     const [intervalMs, fall, rise, timeoutMs] = [500, 2, 2, 300];
@@ -109,9 +109,9 @@ describe('health checks', () => {
     expect(b2.readyStatus).toBe(200);
   });
 
-  // Proves a killed backend is skipped: while it is being detected a client fails at most once
-  // (here the retry on the next backend hides the refused connects), and never after it is down.
   it('skips a killed backend with at most one failed client attempt', async () => {
+    // Proves a killed backend is skipped: while it is being detected a client fails at most once
+    // (here the retry on the next backend hides the refused connects), and never after it is down.
     const bs = await backends(2);
     const lb = await lbFor(bs, { healthIntervalMs: 500, fall: 2, healthTimeoutMs: 300 });
     await waitFor('first checks', () => lb.backends().every((s) => s.lastCheck !== null));
@@ -143,9 +143,9 @@ describe('health checks', () => {
     expect(new Set(afterDown)).toEqual(new Set(['b2']));
   });
 
-  // Proves a backend that refuses connections while still in rotation costs the client nothing:
-  // the connection is retried on the next backend and counted as a connect failure.
   it('retries a refused connection on the next backend', async () => {
+    // Proves a backend that refuses connections while still in rotation costs the client nothing:
+    // the connection is retried on the next backend and counted as a connect failure.
     const bs = await backends(1);
     const dead = await startBackend('dead');
     await dead.kill();
@@ -157,8 +157,8 @@ describe('health checks', () => {
     expect(metrics).toMatch(/backend="127\.0\.0\.1:\d+"} [1-9]/);
   });
 
-  // Proves that with every backend down, a client connection is closed at once, not left hanging.
   it('closes client connections when no backend is healthy', async () => {
+    // Proves that with every backend down, a client connection is closed at once, not left hanging.
     const bs = await backends(1);
     (bs[0] as TestBackend).readyStatus = 503;
     const lb = await lbFor(bs);
@@ -168,8 +168,8 @@ describe('health checks', () => {
 });
 
 describe('connections', () => {
-  // Proves connections beyond --max-connections are refused, and accepted again once one closes.
   it('refuses connections over the maximum', async () => {
+    // Proves connections beyond --max-connections are refused, and accepted again once one closes.
     const bs = await backends(2);
     const lb = await lbFor(bs, { maxConnections: 2 });
     const h1 = await hold(lb.listenAddress);
@@ -182,9 +182,9 @@ describe('connections', () => {
     expect((await get(lb.listenAddress, '/who')).status).toBe(200);
   });
 
-  // Proves half-close passes through: the client ends its side, the backend still answers after
-  // that, and 4 MiB each way arrive intact (piping with backpressure).
   it('passes half-close and large transfers through', async () => {
+    // Proves half-close passes through: the client ends its side, the backend still answers after
+    // that, and 4 MiB each way arrive intact (piping with backpressure).
     const echo = await startEchoBackend();
     cleanups.push(() => new Promise<void>((resolve) => echo.server.close(() => resolve())));
     const lb = await lbFor([{ port: echo.port } as TestBackend], {}, okProbe);
@@ -202,8 +202,8 @@ describe('connections', () => {
     expect(sha(all.subarray(4))).toBe(sha(payload));
   });
 
-  // Proves a connection with no traffic either way for the idle timeout is closed.
   it('closes idle connections', async () => {
+    // Proves a connection with no traffic either way for the idle timeout is closed.
     const bs = await backends(1);
     const lb = await lbFor(bs, { idleTimeoutMs: 300 });
     const held = await hold(lb.listenAddress);
@@ -215,8 +215,8 @@ describe('connections', () => {
     await waitFor('the connection to be released', () => lb.activeConnections() === 0);
   });
 
-  // Proves the admin port serves /healthz, /backends as the fixed JSON shape, and the metrics.
   it('serves /healthz, /backends and /metrics', async () => {
+    // Proves the admin port serves /healthz, /backends as the fixed JSON shape, and the metrics.
     const bs = await backends(2);
     const lb = await lbFor(bs);
     await waitFor('first checks', () => lb.backends().every((s) => s.lastCheck !== null));
@@ -243,9 +243,9 @@ describe('connections', () => {
     expect(metrics).toMatch(/keelson_lb_backend_up\{backend="127\.0\.0\.1:\d+"} 1/);
   });
 
-  // Proves close() drains: the listener stops accepting at once, an open stream runs to its end,
-  // and a connection still open at the drain timeout is cut.
   it('drains on close', async () => {
+    // Proves close() drains: the listener stops accepting at once, an open stream runs to its end,
+    // and a connection still open at the drain timeout is cut.
     const bs = await backends(1);
     const lb = await startTestLb(bs);
     cleanups.push(async () => {

@@ -50,8 +50,8 @@ async function lbWith(ca: string | undefined): Promise<LoadBalancer> {
 }
 
 describe('https health checks', () => {
-  // Proves without a CA the check does not verify (verify none) and the backend is healthy.
   it('does not verify without --health-ca-file', async () => {
+    // Proves without a CA the check does not verify (verify none) and the backend is healthy.
     const lb = await lbWith(undefined);
     try {
       await waitFor('a check', () => lb.backends()[0]?.lastCheck !== null);
@@ -61,8 +61,8 @@ describe('https health checks', () => {
     }
   });
 
-  // Proves with the right CA the check verifies and passes, and with another CA it fails.
   it('verifies against --health-ca-file', async () => {
+    // Proves with the right CA the check verifies and passes, and with another CA it fails.
     const good = await lbWith(caPem);
     const bad = await lbWith(otherCaPem);
     try {
@@ -79,8 +79,8 @@ describe('https health checks', () => {
     }
   });
 
-  // Proves TLS passes through: a client verifying the backend's certificate talks to it via the lb.
   it('passes TLS through to the backend', async () => {
+    // Proves TLS passes through: a client verifying the backend's certificate talks to it via the lb.
     const lb = await lbWith(caPem);
     try {
       const [host, lbPort] = splitAddress(lb.listenAddress);

@@ -28,8 +28,8 @@ function eligible(cs: readonly Candidate[], exclude: ReadonlySet<number>): numbe
 }
 
 describe('pickBackend', () => {
-  // Proves a pick is always an eligible backend (healthy, not excluded), and undefined iff none is.
   it('picks only eligible backends', () => {
+    // Proves a pick is always an eligible backend (healthy, not excluded), and undefined iff none is.
     fc.assert(
       fc.property(
         candidates,
@@ -48,8 +48,8 @@ describe('pickBackend', () => {
     );
   });
 
-  // Proves least-connections picks a backend with the minimum count, the first such from the cursor.
   it('least-connections matches a sorting reference', () => {
+    // Proves least-connections picks a backend with the minimum count, the first such from the cursor.
     fc.assert(
       fc.property(candidates, fc.nat(20), (cs, cursor) => {
         const ok = eligible(cs, new Set());
@@ -70,8 +70,8 @@ describe('pickBackend', () => {
     );
   });
 
-  // Proves round-robin over k healthy backends visits each exactly once in any k consecutive picks.
   it('round-robin visits every healthy backend in turn', () => {
+    // Proves round-robin over k healthy backends visits each exactly once in any k consecutive picks.
     fc.assert(
       fc.property(candidates, fc.nat(20), (cs, start) => {
         const ok = eligible(cs, new Set());
@@ -91,10 +91,10 @@ describe('pickBackend', () => {
 });
 
 describe('observeCheck', () => {
-  // Proves the state machine matches a reference that looks at the whole history: after a first
-  // check, a backend is down iff (the last `fall` checks failed, or the very first check failed)
-  // and no run of `rise` successes came after that.
   it('matches a history-based reference', () => {
+    // Proves the state machine matches a reference that looks at the whole history: after a first
+    // check, a backend is down iff (the last `fall` checks failed, or the very first check failed)
+    // and no run of `rise` successes came after that.
     fc.assert(
       fc.property(
         fc.array(fc.boolean(), { maxLength: 40 }),
@@ -110,8 +110,8 @@ describe('observeCheck', () => {
     );
   });
 
-  // Proves with fall 2 one failed check does not take an up backend down, two do; rise 2 likewise.
   it('needs fall failures and rise successes', () => {
+    // Proves with fall 2 one failed check does not take an up backend down, two do; rise 2 likewise.
     let s = observeCheck(initialHealth(), true, 2, 2);
     s = observeCheck(s, false, 2, 2);
     expect(s.healthy).toBe(true);
@@ -140,8 +140,8 @@ function referenceHealthy(history: readonly boolean[], rise: number, fall: numbe
 }
 
 describe('configuration', () => {
-  // Proves host:port parsing, IPv6 brackets, port bounds and the round trip through formatHostPort.
   it('parses host:port', () => {
+    // Proves host:port parsing, IPv6 brackets, port bounds and the round trip through formatHostPort.
     expect(parseHostPort('127.0.0.1:6443')).toEqual({ host: '127.0.0.1', port: 6443 });
     expect(parseHostPort('[::1]:6443')).toEqual({ host: '::1', port: 6443 });
     expect(parseHostPort('localhost:0', true)).toEqual({ host: 'localhost', port: 0 });
@@ -150,8 +150,8 @@ describe('configuration', () => {
       expect(() => parseHostPort(bad), bad).toThrow(LbError);
   });
 
-  // Proves defaults are filled in and bad values are refused with BAD_CONFIG naming the field.
   it('fills defaults and refuses bad values', () => {
+    // Proves defaults are filled in and bad values are refused with BAD_CONFIG naming the field.
     const base = { listen: { host: '127.0.0.1', port: 0 }, backends: [{ host: '127.0.0.1', port: 1 }] };
     const c = resolveConfig(base);
     expect(c).toMatchObject({
@@ -180,8 +180,9 @@ describe('configuration', () => {
 });
 
 describe('renderHaproxyConfig', () => {
-  // Proves the HAProxy text carries the mode, bind, balance, check and server lines the issue asks for.
   it('prints the equivalent haproxy.cfg', () => {
+    // Proves the HAProxy text carries the mode, bind, balance, check and server lines the issue asks for,
+    // with ca-file verification or plain-http checks when configured.
     const c = resolveConfig({
       listen: { host: '0.0.0.0', port: 6443 },
       backends: [
