@@ -28,6 +28,12 @@ import {
   loadServiceAccountKeys,
   ServiceAccountTokens,
 } from './auth/tokens.js';
+import {
+  defaultWatchCacheSize,
+  parseWatchCacheSizes,
+  WatchCache,
+  watchCacheMetrics,
+} from './cache/watch-cache.js';
 import { KUBERNETES_VERSION } from './discovery.js';
 import { ApiServerMetrics } from './metrics.js';
 import type {
@@ -73,6 +79,38 @@ export interface ApiServerFlags {
   enableAdmissionPlugins: string[];
   disableAdmissionPlugins: string[];
   logLevel: string;
+  /** --watch-cache: serve watches and lists from the watch cache (default true). */
+  watchCache?: boolean;
+  /** --default-watch-cache-size: recent events kept per resource (default 1000; 0 disables). */
+  defaultWatchCacheSize?: number;
+  /** --watch-cache-sizes: "resource[.group]#size" entries overriding the default per resource. */
+  watchCacheSizes?: string[];
+}
+
+/**
+ * How often the watch cache's store watches ask for a progress notification: a linearizable list of
+ * an idle resource waits at most about this long for the cache to learn it is current.
+ */
+const watchCacheProgressIntervalMs = 100;
+
+function createWatchCache(
+  flags: ApiServerFlags,
+  client: EtcdClient,
+  logger: Logger,
+  metrics: ApiServerMetrics,
+): WatchCache | undefined {
+  if (flags.watchCache === false) return undefined;
+  // Its own storage over the same client, so that only the cache's few store watches ask for
+  // progress this often; client watches without the cache keep the default interval.
+  const storage = new EtcdObjectStorage({ client, logger, progressIntervalMs: watchCacheProgressIntervalMs });
+  return new WatchCache({
+    storage,
+    etcdPrefix: flags.etcdPrefix,
+    defaultWindowEvents: flags.defaultWatchCacheSize ?? defaultWatchCacheSize,
+    windowEventsByResource: parseWatchCacheSizes(flags.watchCacheSizes ?? []),
+    logger,
+    metrics: watchCacheMetrics(metrics.registry),
+  });
 }
 
 export function defaultFlags(): ApiServerFlags {
@@ -364,6 +402,7 @@ export async function startApiServer(
     await rbac.start();
   }
   const metrics = new ApiServerMetrics();
+  const watchCache = createWatchCache(flags, client, logger, metrics);
   const deps: RestDeps = {
     storage,
     etcdPrefix: flags.etcdPrefix,
@@ -385,6 +424,7 @@ export async function startApiServer(
     tokens,
     logger,
     watchers: (info, delta) => metrics.watchers.labels(info.group, info.version, info.plural).inc(delta),
+    watchCache,
   };
   const server = new ApiServer({
     deps,
@@ -424,6 +464,7 @@ export async function startApiServer(
     kubeconfig,
     stop: async () => {
       await server.stop();
+      watchCache?.stop();
       rbac?.stop();
       storage.close();
     },

@@ -9,6 +9,7 @@ export * from './auth/rbac-rules.js';
 export * from './auth/ssar.js';
 export * from './auth/tls.js';
 export * from './auth/tokens.js';
+export * from './cache/index.js';
 export {
   type ApiServerFlags,
   type AuthorizationMode,
@@ -31,6 +32,15 @@ export type {
 } from './rest/deps.js';
 export { parseResourcePath, type ResourcePath } from './rest/url.js';
 export { ApiServer, type ApiServerOptions, INSECURE_USER, type OpenApiSource } from './server.js';
+export {
+  defaultLifecycleOptions,
+  GOAWAY_CHANCE_MAX,
+  LifecycleConfigError,
+  type LifecycleOptions,
+  ServerLifecycle,
+  type ShutdownPhase,
+  type ShutdownResult,
+} from './shutdown.js';
 export { decodeContinue, encodeContinue, InvalidContinueError } from './storage/continue.js';
 export { EtcdObjectStorage, type EtcdObjectStorageOptions } from './storage/etcd.js';
 export * from './types.js';

@@ -38,6 +38,7 @@ import type { RestDeps } from './rest/deps.js';
 import { handleResource, resolveResource } from './rest/handler.js';
 import { toStatusError, writeError, writeJson } from './rest/respond.js';
 import { parseResourcePath, type ResourcePath } from './rest/url.js';
+import { type LifecycleOptions, ServerLifecycle, type ShutdownResult } from './shutdown.js';
 import type { Authenticator, Authorizer, RequestAttributes, UserInfo } from './types.js';
 
 /** What /openapi/* serve; built by packages/api's OpenAPI module. */
@@ -66,6 +67,8 @@ export interface ApiServerOptions {
   securePort?: number;
   /** A plain-HTTP port on 127.0.0.1 for loopback tests: requests on it skip authentication and authorisation. */
   insecurePort?: number;
+  /** Shutdown delay and timeout, goaway chance, watch timeouts; kube-apiserver's defaults when absent. */
+  lifecycle?: Partial<LifecycleOptions>;
 }
 
 /**
@@ -93,8 +96,35 @@ export class ApiServer {
   private readonly sockets = new Set<import('node:net').Socket>();
   private securePortBound = 0;
   private insecurePortBound = 0;
+  private readonly lifecycle: ServerLifecycle;
 
-  constructor(private readonly opts: ApiServerOptions) {}
+  constructor(private readonly opts: ApiServerOptions) {
+    this.lifecycle = new ServerLifecycle(opts.lifecycle ?? {}, opts.logger);
+  }
+
+  /** Sets the shutdown and rebalancing options (the CLI's flags) on a server built without them. */
+  configureLifecycle(options: Partial<LifecycleOptions>): void {
+    this.lifecycle.configure(options);
+  }
+
+  /** True once shutdown() was called: /readyz fails from then on. */
+  get shuttingDown(): boolean {
+    return this.lifecycle.shuttingDown;
+  }
+
+  /** Watches whose stream is open (for tests and logs). */
+  get openWatches(): number {
+    return this.lifecycle.watchCount;
+  }
+
+  /**
+   * The graceful part of stopping, as kube-apiserver does it on SIGTERM: fail /readyz, keep serving
+   * for the shutdown delay, stop accepting, end every watch, let in-flight requests finish (bounded
+   * by the shutdown timeout), close idle connections. Call stop() afterwards to cut what is left.
+   */
+  shutdown(): Promise<ShutdownResult> {
+    return this.lifecycle.shutdown(this.servers);
+  }
 
   get securePort(): number {
     return this.securePortBound;
@@ -159,6 +189,7 @@ export class ApiServer {
     const mutating = !['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? 'GET');
     const inflight = this.opts.metrics.inflight.labels(mutating ? 'mutating' : 'readOnly');
     inflight.inc();
+    this.lifecycle.requestStarted(res, verb === 'watch');
     let code = 200;
     try {
       const user = insecure
@@ -168,9 +199,11 @@ export class ApiServer {
             req,
             this.opts.anonymousAuth || (path === undefined && isPublicInfoPath(url.pathname)),
           );
-      if (path !== undefined && verb !== undefined)
+      if (path !== undefined && verb !== undefined) {
         await this.serveResource(req, res, url, path, verb, user, insecure);
-      else await this.serveNonResource(req, res, url, user, insecure);
+        // The watch handler returns once its stream is open; from here the server may end it.
+        if (verb === 'watch') this.lifecycle.watchStarted(res, url.searchParams.has('timeoutSeconds'));
+      } else await this.serveNonResource(req, res, url, user, insecure);
       code = res.statusCode;
     } catch (err) {
       const status = toStatusError(err);
@@ -321,6 +354,13 @@ export class ApiServer {
     if (p === '/healthz' || p === '/livez' || p.startsWith('/healthz/') || p.startsWith('/livez/'))
       return writeText(res, 200, 'ok');
     if (p === '/readyz' || p.startsWith('/readyz/')) {
+      // kube's shutdown check: the balancer must see this apiserver leave before it stops accepting.
+      if (this.lifecycle.shuttingDown)
+        return writeText(
+          res,
+          500,
+          '[+]ping ok\n[-]shutdown failed: process is shutting down\nreadyz check failed',
+        );
       const ready = await this.opts.deps.storage.ping();
       return writeText(
         res,

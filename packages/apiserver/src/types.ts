@@ -63,6 +63,8 @@ export interface StorageWatchEvent {
 
 export interface StorageWatch {
   cancel(): void;
+  /** Asks for a progress notification as soon as possible, where the store supports it. */
+  requestProgress?(): void;
 }
 
 export interface StorageWatchSink {

@@ -24,6 +24,40 @@ interface ApiserverOpts {
   enableAdmissionPlugins?: string;
   disableAdmissionPlugins?: string;
   logLevel: string;
+  watchCache: string;
+  defaultWatchCacheSize: number;
+  watchCacheSizes: string[];
+  shutdownDelayDuration: number;
+  shutdownTimeout: number;
+  goawayChance: number;
+  minRequestTimeout: number;
+}
+
+const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration as kube's flags take them ("2s", "500ms", "1m30s"); milliseconds. */
+function duration(value: string): number {
+  if (value === '0') return 0;
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  const rebuilt = parts.map((m) => m[0]).join('');
+  if (parts.length === 0 || rebuilt !== value)
+    throw new InvalidArgumentError(`expected a duration such as 2s, 500ms or 1m30s, got "${value}"`);
+  return parts.reduce((ms, m) => ms + Number(m[1]) * (durationUnitsMs[m[2] as string] ?? 0), 0);
+}
+
+function goawayChance(value: string): number {
+  const n = Number(value);
+  // kube-apiserver's own bound: a higher chance would reconnect clients too often.
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 0.02)
+    throw new InvalidArgumentError(`--goaway-chance must be from 0 to 0.02, got "${value}"`);
+  return n;
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected whole seconds ≥ 1, got "${value}"`);
+  return n;
 }
 
 function port(value: string): number {
@@ -99,6 +133,58 @@ export function addApiserverCommand(program: Command, io: Io, setExit: (code: nu
     .option('--enable-admission-plugins <names>', 'admission plugins to enable besides the defaults')
     .option('--disable-admission-plugins <names>', 'admission plugins to disable')
     .addOption(
+      new Option(
+        '--shutdown-delay-duration <duration>',
+        'on SIGTERM, how long /readyz fails while requests are still served, so that load balancers ' +
+          'take this apiserver out before it stops accepting (more than their fall × interval)',
+      )
+        .argParser(duration)
+        .default(2_000, '2s'),
+    )
+    .addOption(
+      new Option(
+        '--shutdown-timeout <duration>',
+        'after the delay, how long in-flight requests may go on before they are cut',
+      )
+        .argParser(duration)
+        .default(60_000, '60s'),
+    )
+    .option(
+      '--goaway-chance <probability>',
+      'the chance (0 to 0.02) that a response closes its connection, so that clients reconnect ' +
+        'through the load balancer and spread over apiservers',
+      goawayChance,
+      0,
+    )
+    .option(
+      '--min-request-timeout <seconds>',
+      'a watch without timeoutSeconds ends after a random time from this to twice this',
+      positiveSeconds,
+      1800,
+    )
+    .option(
+      '--watch-cache <bool>',
+      'serve lists and watches from an in-memory cache fed by one store watch per resource',
+      'true',
+    )
+    .option(
+      '--default-watch-cache-size <n>',
+      'events kept per resource for watches that resume from a recent resourceVersion',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 1_000_000)
+          throw new InvalidArgumentError(`expected an integer from 0 to 1000000, got "${v}"`);
+        return n;
+      },
+      1000,
+    )
+    .option(
+      '--watch-cache-sizes <resource#size>',
+      'per-resource cache sizes, e.g. pods#5000 (repeatable, or comma-separated)',
+      collect,
+      [] as string[],
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['debug', 'info', 'warn', 'error'])
         .default('info'),
@@ -138,6 +224,9 @@ async function runApiserver(opts: ApiserverOpts, io: Io): Promise<number> {
     enableAdmissionPlugins: list(opts.enableAdmissionPlugins),
     disableAdmissionPlugins: list(opts.disableAdmissionPlugins),
     logLevel: opts.logLevel,
+    watchCache: boolFlag('watch-cache', opts.watchCache),
+    defaultWatchCacheSize: opts.defaultWatchCacheSize,
+    watchCacheSizes: opts.watchCacheSizes.flatMap((v) => list(v)),
   };
   let running: Awaited<ReturnType<typeof startApiServer>>;
   try {
@@ -146,6 +235,18 @@ async function runApiserver(opts: ApiserverOpts, io: Io): Promise<number> {
     io.err(`keelson apiserver: ${(err as Error).message}`);
     return 1;
   }
+  running.server.configureLifecycle({
+    shutdownDelayMs: opts.shutdownDelayDuration,
+    shutdownTimeoutMs: opts.shutdownTimeout,
+    goawayChance: opts.goawayChance,
+    minRequestTimeoutSeconds: opts.minRequestTimeout,
+  });
+  // Listen for signals before announcing: whoever reads the announcement may signal at once, and
+  // a SIGTERM before the listener exists would kill the process without a graceful shutdown.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   // Ports chosen by the OS (0) are announced on stdout so that scripts and tests can find them.
   io.out(
     JSON.stringify({
@@ -154,11 +255,23 @@ async function runApiserver(opts: ApiserverOpts, io: Io): Promise<number> {
       kubeconfig: running.kubeconfig,
     }),
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  io.err(`keelson apiserver: ${signal}, stopping`);
+  const signal = await signalled;
+  io.err(
+    `keelson apiserver: ${signal}, shutting down gracefully (readyz fails for ` +
+      `${opts.shutdownDelayDuration} ms first); a second signal exits at once`,
+  );
+  // As kube-apiserver: a second signal during the graceful shutdown exits at once.
+  const now = (s: NodeJS.Signals): void => {
+    io.err(`keelson apiserver: ${s} during shutdown, exiting at once`);
+    process.exit(1);
+  };
+  process.once('SIGTERM', now);
+  process.once('SIGINT', now);
+  const result = await running.server.shutdown();
+  io.err(
+    `keelson apiserver: stopped in ${result.durationMs} ms (${result.watchesEnded} watches ended, ` +
+      `${result.requestsLeft} requests cut)`,
+  );
   await running.stop();
   // Everything is closed; gRPC may still hold sockets it tears down lazily. Like `keelson store`,
   // do not wait for them (the timer does not keep the process alive by itself).

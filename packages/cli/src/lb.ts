@@ -155,12 +155,14 @@ async function serve(
     io.err(`keelson lb: ${(err as Error).message}`);
     return 1;
   }
-  // Ports chosen by the OS (0) are announced on stdout so that scripts and tests can find them.
-  io.out(JSON.stringify({ listen: running.listenAddress, admin: running.adminAddress }));
-  const signal = await new Promise<NodeJS.Signals>((done) => {
+  // Listen for signals before announcing the ports: whoever reads the line may signal at once.
+  const signalled = new Promise<NodeJS.Signals>((done) => {
     process.once('SIGTERM', () => done('SIGTERM'));
     process.once('SIGINT', () => done('SIGINT'));
   });
+  // Ports chosen by the OS (0) are announced on stdout so that scripts and tests can find them.
+  io.out(JSON.stringify({ listen: running.listenAddress, admin: running.adminAddress }));
+  const signal = await signalled;
   io.err(`keelson lb: ${signal}, draining for up to ${config.drainTimeoutMs} ms`);
   const result = await running.close();
   io.err(

@@ -3,6 +3,7 @@
 // REST code does not depend on those modules' exact shapes.
 import type { KubeObject, ResourceInfo, ResourceStrategy, TableColumnDefinition } from '@keelson/api';
 import type { Logger } from 'pino';
+import type { WatchCache } from '../cache/watch-cache.js';
 import type { AdmissionPlugin, ObjectStorage, TokenIssuer } from '../types.js';
 
 export interface ResourceCatalog {
@@ -84,4 +85,6 @@ export interface RestDeps {
   watchers?: (info: ResourceInfo, delta: number) => void;
   /** Milliseconds between BOOKMARK events on watches that allow them. */
   bookmarkIntervalMs?: number;
+  /** The watch cache (--watch-cache); undefined: every list and watch goes to the store. */
+  watchCache?: WatchCache;
 }

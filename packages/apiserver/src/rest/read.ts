@@ -1,7 +1,14 @@
-// get and list: reads straight from the store (no cache), with Kubernetes' resourceVersion semantics,
-// label and field selectors, and limit/continue paging over one snapshot.
+// get and list with Kubernetes' resourceVersion semantics, label and field selectors, and limit/continue
+// paging over one snapshot. Gets always read the store. Lists read the watch cache when it can answer
+// exactly: resourceVersion "0" (any state no older than earlier linearizable reads), NotOlderThan N
+// (once the cache has reached N) and "" (once the cache has reached the store's current revision, read
+// linearizably). A paged list at "" gets its first page from the cache with a continue token in the
+// store's format (the cache's revision), so that its later pages (with a continue token) and Exact
+// versions go to the store and read the same snapshot; a paged list at "0" is served whole from the
+// cache, as kube-apiserver does.
 import { badRequest, gone, type KubeObject, notFound, type ResourceInfo, StatusError } from '@keelson/api';
-import { InvalidContinueError } from '../storage/continue.js';
+import type { CacheSnapshot } from '../cache/cacher.js';
+import { encodeContinue, InvalidContinueError } from '../storage/continue.js';
 import { CompactedError, type Stored } from '../types.js';
 import { intParam, type RestRequest } from './context.js';
 import type { RestDeps } from './deps.js';
@@ -59,7 +66,7 @@ export function filterOf(deps: RestDeps, r: RestRequest): Filter {
   };
 }
 
-interface ListPlan {
+export interface ListPlan {
   revision: number;
   limit: number;
   continueToken: string | undefined;
@@ -195,11 +202,83 @@ function includeOf(q: URLSearchParams) {
   }
 }
 
+/**
+ * The list from the watch cache, or undefined when it must come from the store: no cache, a plan the
+ * cache cannot answer exactly, or a cache that did not start or catch up within its wait.
+ */
+export async function listFromCache(
+  deps: RestDeps,
+  info: ResourceInfo,
+  namespace: string,
+  plan: ListPlan,
+  rv: string,
+  filter: Filter,
+): Promise<ListedObjects | undefined> {
+  if (plan.continueToken !== undefined || plan.revision !== 0) return undefined;
+  const cacher = deps.watchCache?.cacherFor(info);
+  if (cacher === undefined) return undefined;
+  let minRevision = plan.minRevision;
+  if (rv === '') {
+    minRevision = await deps.storage.currentRevision();
+    cacher.noteLinearizableRead(minRevision);
+  }
+  const waitMs = deps.watchCache?.waitMs ?? 0;
+  // Ready then, but a reset may have begun before this continuation ran: then the store serves it.
+  if (!(await cacher.readyFor(minRevision, waitMs)) || !cacher.ready) return undefined;
+  const prefix = keyPrefix(deps.etcdPrefix, info, namespace);
+  const snapshot = cacher.list(prefix);
+  cacher.noteListServed();
+  // kube-apiserver serves "0" whole from its cache whatever the limit; a paged linearizable list
+  // gets its first page here and the rest from the store at the same revision.
+  if (plan.limit > 0 && rv !== '0') return firstPage(snapshot, prefix, plan.limit, filter);
+  const items = filter.active ? snapshot.items.filter((s) => filter.matches(s.obj)) : snapshot.items;
+  return { items, revision: snapshot.revision, continueToken: undefined, remainingItemCount: undefined };
+}
+
+/**
+ * The first page of a list from the cache, with a continue token in the store's format (the snapshot's
+ * revision and the key after the page's last), so the next pages read the same snapshot from the store.
+ */
+function firstPage(snapshot: CacheSnapshot, prefix: string, limit: number, filter: Filter): ListedObjects {
+  const items: Stored[] = [];
+  let i = 0;
+  for (; i < snapshot.items.length && items.length < limit; i++) {
+    const s = snapshot.items[i] as Stored;
+    if (filter.matches(s.obj)) items.push(s);
+  }
+  const listed: ListedObjects = {
+    items,
+    revision: snapshot.revision,
+    continueToken: undefined,
+    remainingItemCount: undefined,
+  };
+  if (i < snapshot.items.length) {
+    const lastKey = snapshot.keys[i - 1] as string;
+    listed.continueToken = encodeContinue({
+      rv: snapshot.revision,
+      start: `${lastKey.slice(prefix.length)}\u0000`,
+    });
+    if (!filter.active) listed.remainingItemCount = snapshot.items.length - i;
+  }
+  return listed;
+}
+
+async function listCachedOrStored(deps: RestDeps, r: RestRequest, plan: ListPlan, filter: Filter) {
+  const rv = r.url.searchParams.get('resourceVersion') ?? '';
+  const cached = await listFromCache(deps, r.info, r.path.namespace, plan, rv, filter);
+  if (cached !== undefined) return cached;
+  const listed = await listObjects(deps, r.info, r.path.namespace, plan, filter);
+  // A linearizable read from the store also bounds how old the cache may answer from now on.
+  if (rv === '' && plan.continueToken === undefined)
+    deps.watchCache?.cacherFor(r.info)?.noteLinearizableRead(listed.revision);
+  return listed;
+}
+
 export async function handleList(deps: RestDeps, r: RestRequest): Promise<void> {
   const out = negotiate(r.req.headers.accept);
   const plan = planList(r.url.searchParams);
   const filter = filterOf(deps, r);
-  const listed = await listObjects(deps, r.info, r.path.namespace, plan, filter);
+  const listed = await listCachedOrStored(deps, r, plan, filter);
   const listMeta: Record<string, unknown> = { resourceVersion: String(listed.revision) };
   if (listed.continueToken !== undefined) listMeta.continue = listed.continueToken;
   if (listed.remainingItemCount !== undefined && listed.continueToken !== undefined)

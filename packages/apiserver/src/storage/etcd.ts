@@ -253,6 +253,11 @@ class EtcdPrefixWatch implements StorageWatch {
     this.end(undefined);
   }
 
+  /** Asks the store for a progress notification now (the watch cache's linearizable reads wait on one). */
+  requestProgress(): void {
+    if (!this.cancelled && !this.ended) this.handle?.requestProgress();
+  }
+
   private onResponse(r: WatchResult): void {
     if (this.ended) return;
     if (r.canceled) {

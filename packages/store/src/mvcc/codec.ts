@@ -29,14 +29,21 @@ export interface Meta {
 
 /** The record's key without the store prefix. */
 export function recordKey(main: number, sub: number): Buffer {
+  return prefixedRecordKey(EMPTY_BUFFER, main, sub);
+}
+
+/** prefix + recordKey(main, sub) in one allocation (compaction makes one per dropped record). */
+export function prefixedRecordKey(prefix: Buffer, main: number, sub: number): Buffer {
   if (!Number.isSafeInteger(main) || main < 0) throw new Error(`assertion: bad main revision ${main}`);
   if (!Number.isInteger(sub) || sub < 0 || sub >= TWO_POW_32)
     throw new Error(`assertion: bad sub revision ${sub}`);
-  const b = Buffer.allocUnsafe(REV_KEY_BYTES);
-  b[0] = TAG_RECORD;
-  b.writeUInt32BE(Math.floor(main / TWO_POW_32), 1);
-  b.writeUInt32BE(main % TWO_POW_32, 5);
-  b.writeUInt32BE(sub, 9);
+  const at = prefix.length;
+  const b = Buffer.allocUnsafe(at + REV_KEY_BYTES);
+  prefix.copy(b, 0);
+  b[at] = TAG_RECORD;
+  b.writeUInt32BE(Math.floor(main / TWO_POW_32), at + 1);
+  b.writeUInt32BE(main % TWO_POW_32, at + 5);
+  b.writeUInt32BE(sub, at + 9);
   return b;
 }
 
@@ -84,7 +91,12 @@ export function decodeRecord(key: Buffer, value: Buffer): DecodedRecord {
 
 /** Estimated bytes a record occupies on disk (key, value, revision key and framing). */
 export function recordSizeBytes(rec: Rec): number {
-  return REV_KEY_BYTES + 24 + rec.key.length + (rec.kv === null ? 0 : rec.kv.value.length);
+  return recordSizeBytesOf(rec.key.length, rec.kv === null ? 0 : rec.kv.value.length);
+}
+
+/** recordSizeBytes from the lengths alone (a tombstone's value length is 0). */
+export function recordSizeBytesOf(keyBytes: number, valueBytes: number): number {
+  return REV_KEY_BYTES + 24 + keyBytes + valueBytes;
 }
 
 export function packChunk(items: unknown[]): Buffer {

@@ -1,19 +1,29 @@
-// The in-memory index: for every key, its stored versions in revision order (etcd's keyIndex with
-// its generations flattened: a tombstone ends a generation). Ordered by key for range reads.
-import type { KeyValue } from '../api/types.js';
+// The in-memory index: one small object per KEY (never per revision), ordered by key for range
+// reads. A key's versions are records in the RecordLog, chained newest to oldest through their
+// `prev` links (etcd's keyIndex with its generations flattened: a tombstone ends a generation).
+// Each history has a slot number so a record (which holds only numbers) can name its key.
+import { NO_RECORD, type RecordLog } from './arena.js';
 import { BTree } from './btree.js';
 import type { KeySpan } from './bytes.js';
-import type { Rec } from './codec.js';
 
 export interface KeyHistory {
   readonly key: Buffer;
   readonly indexKey: string;
-  /** Invariant: non-empty, ascending by (main, sub). */
-  recs: Rec[];
+  readonly slot: number;
+  /** The newest retained record. Invariant: a valid, not dead id whenever count > 0. */
+  newest: number;
+  /** Retained records in the chain from `newest`. Invariant: >= 1 while the key is indexed. */
+  count: number;
 }
+
+/** Heap objects per indexed key: the history, its key Buffer and its latin1 index string. */
+export const HEAP_OBJECTS_PER_KEY = 3;
 
 export class KeyIndex {
   private readonly tree: BTree<string, KeyHistory> = new BTree<string, KeyHistory>();
+  /** Histories by slot; freed slots are undefined and listed in freeSlots for reuse. */
+  private readonly bySlot: Array<KeyHistory | undefined> = [];
+  private readonly freeSlots: number[] = [];
 
   get size(): number {
     return this.tree.size;
@@ -23,16 +33,28 @@ export class KeyIndex {
     return this.tree.get(indexKey);
   }
 
+  /** The history in a slot; a record's slot always names its key while the record is retained. */
+  atSlot(slot: number): KeyHistory {
+    const h = this.bySlot[slot];
+    if (h === undefined) throw new Error(`assertion: slot ${slot} holds no key history`);
+    return h;
+  }
+
   getOrCreate(key: Buffer, indexKey: string): KeyHistory {
     const found = this.tree.get(indexKey);
     if (found !== undefined) return found;
-    const h: KeyHistory = { key, indexKey, recs: [] };
+    const slot = this.freeSlots.pop() ?? this.bySlot.length;
+    const h: KeyHistory = { key, indexKey, slot, newest: NO_RECORD, count: 0 };
+    this.bySlot[slot] = h;
     this.tree.set(indexKey, h);
     return h;
   }
 
-  remove(indexKey: string): void {
-    this.tree.delete(indexKey);
+  remove(h: KeyHistory): void {
+    if (this.bySlot[h.slot] !== h) throw new Error('assertion: removing a history that is not indexed');
+    this.tree.delete(h.indexKey);
+    this.bySlot[h.slot] = undefined;
+    this.freeSlots.push(h.slot);
   }
 
   /** Calls f for each history whose key is in the span, in key order. */
@@ -52,40 +74,30 @@ export class KeyIndex {
   histories(): IterableIterator<KeyHistory> {
     return this.tree.values();
   }
-}
 
-/** Index of the newest record with main <= atRev, or -1. */
-export function indexAt(h: KeyHistory, atRev: number): number {
-  const recs = h.recs;
-  const last = recs.length - 1;
-  if (last >= 0 && (recs[last] as Rec).main <= atRev) return last;
-  let lo = 0;
-  let hi = last; // Answer is in [lo - 1, hi - 1]... searched as "first index with main > atRev" minus one.
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((recs[mid] as Rec).main <= atRev) lo = mid + 1;
-    else hi = mid - 1;
+  /** Rewrites every history's record id after the log was rebuilt. */
+  remapRecords(remap: Int32Array): void {
+    for (const h of this.tree.values()) {
+      const id = remap[h.newest];
+      if (id === undefined || id === NO_RECORD) throw new Error('assertion: a newest record was dropped');
+      h.newest = id;
+    }
   }
-  return lo - 1;
-}
 
-/** The key's value as of atRev, or null when it did not exist then. */
-export function liveAt(h: KeyHistory, atRev: number): KeyValue | null {
-  const i = indexAt(h, atRev);
-  return i < 0 ? null : (h.recs[i] as Rec).kv;
-}
-
-/** Position of rec in its history (by revision), or -1. */
-export function positionOf(h: KeyHistory, rec: Rec): number {
-  let lo = 0;
-  let hi = h.recs.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const r = h.recs[mid] as Rec;
-    const cmp = r.main - rec.main || r.sub - rec.sub;
-    if (cmp === 0) return mid;
-    if (cmp < 0) lo = mid + 1;
-    else hi = mid - 1;
+  /** Heap objects held: per key, plus the slot table and BTree nodes (estimated at 1 per 32 keys). */
+  heapObjectCount(): number {
+    return HEAP_OBJECTS_PER_KEY * this.tree.size + 2 + Math.ceil(this.bySlot.length / 32) * 2;
   }
-  return -1;
+}
+
+/** The id of the key's newest record with main <= atRev, or NO_RECORD. Walks at most h.count links. */
+export function recordAt(log: RecordLog, h: KeyHistory, atRev: number): number {
+  let id = h.newest;
+  for (let steps = 0; steps < h.count; steps++) {
+    if (id === NO_RECORD) return NO_RECORD;
+    if (log.main(id) <= atRev) return id;
+    id = log.prev(id);
+  }
+  if (id !== NO_RECORD) throw new Error('assertion: key history longer than its count');
+  return NO_RECORD;
 }

@@ -2,9 +2,18 @@
 // empty store), every apply call (a put, a delete-range, a whole txn) writes at ONE new revision
 // and a call that changes nothing leaves it alone. Pure and in memory; the member persists the
 // level operations from takeChanges() in the same batch as its applied index.
+//
+// The history is kept where a major GC does not have to mark it: records are numbers in the typed
+// columns of a RecordLog and values are bytes in its slabs (arena.ts); the only objects are one
+// per key (key_index.ts). KeyValues are made on demand for results and events (short-lived, so
+// they die young) and their values are views of the slabs. "Records by revision" (watch replay,
+// hashKV, dump) is a range of record ids, because ids are appended in revision order.
+// Compaction flags records dead; when dead records outnumber live ones (and there are at least
+// rebuildDeadRecordsMin of them) that same compact call rebuilds the log into fresh columns and
+// slabs, so a rebuild costs at most O(dead records) amortised and happens at most once per call.
 import type * as T from '../api/types.js';
 import { EtcdError } from '../errors.js';
-import { BTree } from './btree.js';
+import { NO_RECORD, RecordLog, SLAB_BYTES_DEFAULT } from './arena.js';
 import { EMPTY_BUFFER, type KeySpan, spanContains, toIndexKey, toSpan } from './bytes.js';
 import {
   decodeRecord,
@@ -13,13 +22,15 @@ import {
   type Meta,
   metaKey,
   packChunk,
+  prefixedRecordKey,
   type Rec,
   recordKey,
   recordSizeBytes,
+  recordSizeBytesOf,
   unpackChunk,
 } from './codec.js';
 import { Crc32c } from './crc32c.js';
-import { indexAt, type KeyHistory, KeyIndex, liveAt, positionOf } from './key_index.js';
+import { type KeyHistory, KeyIndex, recordAt } from './key_index.js';
 import { finishRange, needsFullFetch } from './range.js';
 import { computeTxnPath, opKind, type TxnPath, takenOps } from './txn.js';
 import type {
@@ -36,6 +47,28 @@ import type {
 /** etcd's first revision: an empty store reports 1, and the first write gets 2. */
 export const INITIAL_REVISION = 1;
 const DUMP_CHUNK_BYTES = 1 << 20;
+const REBUILD_DEAD_RECORDS_MIN_DEFAULT = 4096;
+
+export interface MvccOptions {
+  /** Bytes per value slab of the record log (values larger than this get a slab of their own). */
+  readonly slabBytes?: number;
+  /** A compaction rebuilds the log only once at least this many records are dead. */
+  readonly rebuildDeadRecordsMin?: number;
+}
+
+/** What the history holds, for tests and debugging: heap objects must be O(keys), not O(revisions). */
+export interface HistoryStats {
+  readonly keys: number;
+  /** Record ids in use, dead ones included. */
+  readonly records: number;
+  readonly deadRecords: number;
+  readonly slabs: number;
+  readonly slabBytes: number;
+  /** JS objects held by the history (index, columns, slabs); records themselves add none. */
+  readonly heapObjects: number;
+  /** Log rebuilds done by compactions of this instance. */
+  readonly rebuilds: number;
+}
 
 function header(revision: number): T.ResponseHeader {
   return { cluster_id: 0, member_id: 0, revision, raft_term: 0 };
@@ -46,15 +79,28 @@ function copyBytes(b: Buffer): Buffer {
   return b.length === 0 ? EMPTY_BUFFER : Buffer.from(b);
 }
 
+/** What a put record holds besides its key and revision. */
+interface PutFields {
+  readonly value: Buffer;
+  readonly createRevision: number;
+  readonly version: number;
+  readonly lease: number;
+}
+
 /** The writes of one apply call, all at revision beginRev + 1. */
 class WriteBatch {
   readonly rev: number;
-  readonly changes: Rec[] = [];
+  /** Record ids written, in sub order. */
+  readonly changes: number[] = [];
   /** The history of each change, parallel to `changes`. */
   readonly hists: KeyHistory[] = [];
   readonly touched = new Set<KeyHistory>();
 
-  constructor(readonly beginRev: number) {
+  /** firstId: the log's length when the batch began; its records are the ids from there on. */
+  constructor(
+    readonly beginRev: number,
+    readonly firstId: number,
+  ) {
     this.rev = beginRev + 1;
   }
 
@@ -67,8 +113,10 @@ class WriteBatch {
 export class Mvcc {
   private readonly prefix: Buffer;
   private readonly index = new KeyIndex();
-  /** Records by main revision, in sub order. Invariant: holds every record the index holds. */
-  private readonly byRev: BTree<number, Rec[]> = new BTree<number, Rec[]>();
+  /** Every retained record, in revision order. Invariant: each live record's slot is indexed. */
+  private log: RecordLog;
+  private readonly rebuildDeadRecordsMin: number;
+  private rebuilds = 0;
   /** Keys currently attached to each lease (derived from the live state). */
   private readonly leaseIndex = new Map<number, Set<string>>();
   // Invariant: compactRev < currentRev (or both at their initial values).
@@ -79,8 +127,12 @@ export class Mvcc {
   private storedBytes = 0;
   private batch: WriteBatch | null = null;
 
-  constructor(prefix: Buffer) {
+  constructor(prefix: Buffer, options: MvccOptions = {}) {
     this.prefix = Buffer.from(prefix);
+    this.log = new RecordLog(options.slabBytes ?? SLAB_BYTES_DEFAULT);
+    this.rebuildDeadRecordsMin = options.rebuildDeadRecordsMin ?? REBUILD_DEAD_RECORDS_MIN_DEFAULT;
+    if (!Number.isInteger(this.rebuildDeadRecordsMin) || this.rebuildDeadRecordsMin < 1)
+      throw new Error(`assertion: bad rebuildDeadRecordsMin ${this.rebuildDeadRecordsMin}`);
   }
 
   get revision(): number {
@@ -121,12 +173,49 @@ export class Mvcc {
     const kvs: T.KeyValue[] = [];
     let count = 0;
     this.index.visit(span, (h) => {
-      const kv = liveAt(h, atRev);
-      if (kv === null) return;
+      const id = this.liveIdAt(h, atRev);
+      if (id === NO_RECORD) return;
       count++;
-      if (!countOnly && (limit === 0 || kvs.length < limit)) kvs.push(kv);
+      if (!countOnly && (limit === 0 || kvs.length < limit)) kvs.push(this.putKv(h, id));
     });
     return { kvs, count };
+  }
+
+  /** The key's put record visible at atRev, or NO_RECORD when it did not exist then. */
+  private liveIdAt(h: KeyHistory, atRev: number): number {
+    const id = recordAt(this.log, h, atRev);
+    return id === NO_RECORD || this.log.isTombstone(id) ? NO_RECORD : id;
+  }
+
+  /** The key's value as of atRev, or null when it did not exist then. */
+  private liveAt(h: KeyHistory, atRev: number): T.KeyValue | null {
+    const id = this.liveIdAt(h, atRev);
+    return id === NO_RECORD ? null : this.putKv(h, id);
+  }
+
+  private leaseAt(h: KeyHistory, atRev: number): number {
+    const id = this.liveIdAt(h, atRev);
+    return id === NO_RECORD ? 0 : this.log.lease(id);
+  }
+
+  /** A fresh KeyValue for a put record; its value is a read-only view of a slab. */
+  private putKv(h: KeyHistory, id: number): T.KeyValue {
+    const log = this.log;
+    if (log.isTombstone(id)) throw new Error('assertion: a tombstone has no key-value');
+    return {
+      key: h.key,
+      value: log.value(id),
+      create_revision: log.createRevision(id),
+      mod_revision: log.main(id),
+      version: log.version(id),
+      lease: log.lease(id),
+    };
+  }
+
+  /** The record as the codec sees it (for level ops, dumps and hashes). */
+  private recOf(h: KeyHistory, id: number): Rec {
+    const kv = this.log.isTombstone(id) ? null : this.putKv(h, id);
+    return { main: this.log.main(id), sub: this.log.sub(id), key: h.key, kv };
   }
 
   private liveKvs(span: KeySpan, atRev: number): T.KeyValue[] {
@@ -210,7 +299,7 @@ export class Mvcc {
     if (opKind(op) !== 'put' || !req) return;
     if (req.ignore_value || req.ignore_lease) {
       const h = this.index.get(toIndexKey(req.key));
-      if (h === undefined || liveAt(h, beginRev) === null) throw new EtcdError('KeyNotFound');
+      if (h === undefined || this.liveIdAt(h, beginRev) === NO_RECORD) throw new EtcdError('KeyNotFound');
     }
     if (req.lease !== 0 && !ctx.leaseExists(req.lease)) throw new EtcdError('LeaseNotFound');
   }
@@ -267,24 +356,21 @@ export class Mvcc {
   }
 
   private putIn(b: WriteBatch, req: T.PutRequest): T.PutResponse {
-    const key = copyBytes(req.key);
-    if (key.length === 0) throw new EtcdError('EmptyKey');
-    const ik = toIndexKey(key);
+    if (req.key.length === 0) throw new EtcdError('EmptyKey');
+    const ik = toIndexKey(req.key);
     const existing = this.index.get(ik);
-    const prev = existing === undefined ? null : liveAt(existing, b.readRev);
+    const prev = existing === undefined ? null : this.liveAt(existing, b.readRev);
     if ((req.ignore_value || req.ignore_lease) && prev === null) throw new EtcdError('KeyNotFound');
-    const value = req.ignore_value && prev !== null ? prev.value : copyBytes(req.value);
+    // The log copies the value into its slab, so the request's bytes are not kept.
+    const value = req.ignore_value && prev !== null ? prev.value : req.value;
     const lease = req.ignore_lease && prev !== null ? prev.lease : req.lease;
-    const h = existing ?? this.index.getOrCreate(key, ik);
-    const kv: T.KeyValue = {
-      key: h.key,
+    const h = existing ?? this.index.getOrCreate(copyBytes(req.key), ik);
+    this.append(b, h, {
       value,
-      create_revision: prev === null ? b.rev : prev.create_revision,
-      mod_revision: b.rev,
+      createRevision: prev === null ? b.rev : prev.create_revision,
       version: prev === null ? 1 : prev.version + 1,
       lease,
-    };
-    this.append(b, h, kv);
+    });
     return { header: header(b.rev), prev_kv: req.prev_kv ? prev : null };
   }
 
@@ -292,7 +378,7 @@ export class Mvcc {
     const readRev = b.readRev;
     const victims: Array<{ h: KeyHistory; kv: T.KeyValue }> = [];
     this.index.visit(toSpan(req.key, req.range_end), (h) => {
-      const kv = liveAt(h, readRev);
+      const kv = this.liveAt(h, readRev);
       if (kv !== null) victims.push({ h, kv });
     });
     for (const v of victims) this.append(b, v.h, null);
@@ -305,17 +391,29 @@ export class Mvcc {
     };
   }
 
-  private append(b: WriteBatch, h: KeyHistory, kv: T.KeyValue | null): void {
-    const rec: Rec = { main: b.rev, sub: b.changes.length, key: h.key, kv };
-    h.recs.push(rec);
-    b.changes.push(rec);
+  /** Appends a put (fields) or a tombstone (null) of h's key at the batch's revision. */
+  private append(b: WriteBatch, h: KeyHistory, put: PutFields | null): void {
+    const id = this.log.append({
+      main: b.rev,
+      sub: b.changes.length,
+      slot: h.slot,
+      prev: h.newest,
+      tombstone: put === null,
+      createRevision: put?.createRevision ?? 0,
+      version: put?.version ?? 0,
+      lease: put?.lease ?? 0,
+      value: put?.value ?? EMPTY_BUFFER,
+    });
+    h.newest = id;
+    h.count++;
+    b.changes.push(id);
     b.hists.push(h);
     b.touched.add(h);
   }
 
   private write<R>(f: (b: WriteBatch) => R): { r: R; revision: number; events: T.Event[] } {
     this.assertIdle();
-    const b = new WriteBatch(this.currentRev);
+    const b = new WriteBatch(this.currentRev, this.log.length);
     this.batch = b;
     try {
       const r = f(b);
@@ -332,13 +430,14 @@ export class Mvcc {
   private commit(b: WriteBatch): { revision: number; events: T.Event[] } {
     if (b.changes.length === 0) return { revision: b.beginRev, events: [] };
     if (this.currentRev !== b.beginRev) throw new Error('assertion: revision moved during a write');
-    const events = b.changes.map((rec, i) => eventOf(b.hists[i] as KeyHistory, rec));
+    const events = b.changes.map((id, i) => this.eventOf(b.hists[i] as KeyHistory, id));
     this.updateLeases(b);
-    this.byRev.set(b.rev, b.changes);
-    for (const rec of b.changes) {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as T.Event;
+      const rec: Rec = { main: b.rev, sub: i, key: e.kv.key, kv: e.type === 'PUT' ? e.kv : null };
       this.pending.push({
         type: 'put',
-        key: this.prefixed(recordKey(rec.main, rec.sub)),
+        key: prefixedRecordKey(this.prefix, rec.main, rec.sub),
         value: encodeRecord(rec),
       });
       this.storedBytes += recordSizeBytes(rec);
@@ -350,15 +449,19 @@ export class Mvcc {
 
   private rollback(b: WriteBatch): void {
     for (const h of b.touched) {
-      while (h.recs.length > 0 && (h.recs[h.recs.length - 1] as Rec).main === b.rev) h.recs.pop();
-      if (h.recs.length === 0) this.index.remove(h.indexKey);
+      for (let steps = h.count; steps > 0 && h.newest >= b.firstId; steps--) {
+        h.newest = this.log.prev(h.newest);
+        h.count--;
+      }
+      if (h.count === 0) this.index.remove(h);
     }
+    this.log.truncate(b.firstId);
   }
 
   private updateLeases(b: WriteBatch): void {
     for (const h of b.touched) {
-      const before = liveAt(h, b.beginRev)?.lease ?? 0;
-      const after = liveAt(h, b.rev)?.lease ?? 0;
+      const before = this.leaseAt(h, b.beginRev);
+      const after = this.leaseAt(h, b.rev);
       if (before === after) continue;
       if (before !== 0) this.detachLease(before, h.indexKey);
       if (after !== 0) this.attachLease(after, h.indexKey);
@@ -385,47 +488,75 @@ export class Mvcc {
   /**
    * Drops every version not needed to read at revisions >= rev: for each key, the versions older
    * than its newest one <= rev, and a deleted key's whole generation once its tombstone is <= rev.
+   * Work: O(keys + records newer than rev + records dropped), plus at most one log rebuild.
    */
   compact(rev: number): void {
     this.assertIdle();
     if (rev <= this.compactRev) throw new EtcdError('Compacted');
     if (rev > this.currentRev) throw new EtcdError('FutureRev');
-    const dropped: Rec[] = [];
-    const emptied: string[] = [];
+    const emptied: KeyHistory[] = [];
     for (const h of this.index.histories()) {
-      const i = indexAt(h, rev);
-      if (i < 0) continue;
-      const cut = (h.recs[i] as Rec).kv === null ? i + 1 : i;
-      if (cut === 0) continue;
-      for (let j = 0; j < cut; j++) dropped.push(h.recs[j] as Rec);
-      h.recs = h.recs.slice(cut);
-      if (h.recs.length === 0) emptied.push(h.indexKey);
+      if (this.compactKey(h, rev)) emptied.push(h);
     }
-    for (const k of emptied) this.index.remove(k);
-    this.dropFromRevLog(dropped);
+    // The BTree is not changed while it is being iterated.
+    for (const h of emptied) this.index.remove(h);
     this.compactRev = rev;
     this.metaDirty = true;
+    this.maybeRebuild();
   }
 
-  private dropFromRevLog(dropped: readonly Rec[]): void {
-    const byMain = new Map<number, Set<Rec>>();
-    for (const rec of dropped) {
-      let set = byMain.get(rec.main);
-      if (set === undefined) {
-        set = new Set();
-        byMain.set(rec.main, set);
-      }
-      set.add(rec);
-      this.pending.push({ type: 'del', key: this.prefixed(recordKey(rec.main, rec.sub)) });
-      this.storedBytes -= recordSizeBytes(rec);
+  /** Compacts one key's chain; true when nothing of the key is left. */
+  private compactKey(h: KeyHistory, rev: number): boolean {
+    const log = this.log;
+    let newer = NO_RECORD;
+    let id = h.newest;
+    let kept = 0;
+    while (id !== NO_RECORD && log.main(id) > rev) {
+      if (kept >= h.count) throw new Error('assertion: key history longer than its count');
+      newer = id;
+      id = log.prev(id);
+      kept++;
     }
-    for (const [main, set] of byMain) {
-      const entry = this.byRev.get(main);
-      if (entry === undefined) throw new Error(`assertion: revision ${main} missing from the log`);
-      const kept = entry.filter((r) => !set.has(r));
-      if (kept.length === 0) this.byRev.delete(main);
-      else this.byRev.set(main, kept);
+    if (id === NO_RECORD) return false;
+    // id is the newest record <= rev: a put stays readable at rev, a tombstone goes with its past.
+    const firstDropped = log.isTombstone(id) ? id : log.prev(id);
+    if (firstDropped === NO_RECORD) return false;
+    if (firstDropped === id) {
+      if (newer !== NO_RECORD) log.cutPrev(newer);
+    } else {
+      log.cutPrev(id);
+      kept++;
     }
+    this.dropChain(h, firstDropped, h.count - kept);
+    h.count = kept;
+    if (kept === 0) h.newest = NO_RECORD;
+    return kept === 0;
+  }
+
+  /** Kills `n` records of h's chain starting at id, emitting their level deletes. */
+  private dropChain(h: KeyHistory, id: number, n: number): void {
+    const log = this.log;
+    let at = id;
+    for (let i = 0; i < n; i++) {
+      if (at === NO_RECORD) throw new Error('assertion: key chain shorter than its count');
+      const prev = log.prev(at);
+      this.pending.push({ type: 'del', key: prefixedRecordKey(this.prefix, log.main(at), log.sub(at)) });
+      this.storedBytes -= recordSizeBytesOf(h.key.length, log.isTombstone(at) ? 0 : log.valueLength(at));
+      log.kill(at);
+      at = prev;
+    }
+    if (at !== NO_RECORD) throw new Error('assertion: key chain longer than its count');
+  }
+
+  /** Rebuilds the log when dead records outnumber live ones; amortised O(1) per dropped record. */
+  private maybeRebuild(): void {
+    const dead = this.log.deadCount;
+    if (dead < this.rebuildDeadRecordsMin || dead * 2 <= this.log.length) return;
+    const { log, remap } = this.log.rebuilt();
+    this.index.remapRecords(remap);
+    this.log = log;
+    this.rebuilds++;
+    if (log.deadCount !== 0) throw new Error('assertion: a rebuilt log has dead records');
   }
 
   // ---------------------------------------------------------------- watch history
@@ -440,21 +571,40 @@ export class Mvcc {
     if (maxEvents < 1) throw new Error(`assertion: maxEvents must be positive, got ${maxEvents}`);
     if (startRev <= this.compactRev) throw new EtcdError('Compacted');
     const span = toSpan(key, rangeEnd);
+    const log = this.log;
     const out: T.Event[] = [];
-    for (const [, recs] of this.byRev.entries(startRev)) {
-      const matched = recs.filter((r) => spanContains(span, toIndexKey(r.key)));
+    const end = log.length;
+    let id = log.firstAtOrAfter(startRev);
+    while (id < end) {
+      const main = log.main(id);
+      const matched: number[] = [];
+      for (; id < end && log.main(id) === main; id++) {
+        if (!log.isDead(id) && spanContains(span, this.index.atSlot(log.slot(id)).indexKey)) matched.push(id);
+      }
       if (matched.length === 0) continue;
       if (out.length > 0 && out.length + matched.length > maxEvents) break;
-      for (const r of matched) out.push(eventOf(this.historyOf(r), r));
+      for (const m of matched) out.push(this.eventOf(this.index.atSlot(log.slot(m)), m));
       if (out.length >= maxEvents) break;
     }
     return out;
   }
 
-  private historyOf(rec: Rec): KeyHistory {
-    const h = this.index.get(toIndexKey(rec.key));
-    if (h === undefined) throw new Error('assertion: a logged record has no key history');
-    return h;
+  /** The watch event for a record; prev_kv is the key's previous version when it was live. */
+  private eventOf(h: KeyHistory, id: number): T.Event {
+    const log = this.log;
+    if (log.isDead(id)) throw new Error('assertion: an event of a dropped record');
+    const p = log.prev(id);
+    const prev = p === NO_RECORD || log.isTombstone(p) ? null : this.putKv(h, p);
+    if (!log.isTombstone(id)) return { type: 'PUT', kv: this.putKv(h, id), prev_kv: prev };
+    const kv: T.KeyValue = {
+      key: h.key,
+      value: EMPTY_BUFFER,
+      create_revision: 0,
+      mod_revision: log.main(id),
+      version: 0,
+      lease: 0,
+    };
+    return { type: 'DELETE', kv, prev_kv: prev };
   }
 
   // ---------------------------------------------------------------- persistence
@@ -491,7 +641,7 @@ export class Mvcc {
     return chunks;
   }
 
-  static fromDump(chunks: readonly Buffer[], prefix: Buffer): Mvcc {
+  static fromDump(chunks: readonly Buffer[], prefix: Buffer, options?: MvccOptions): Mvcc {
     const pairs: Array<[Buffer, Buffer]> = [];
     for (const chunk of chunks) {
       const items = unpackChunk(chunk);
@@ -500,42 +650,46 @@ export class Mvcc {
         pairs.push([Buffer.from(items[i] as Uint8Array), Buffer.from(items[i + 1] as Uint8Array)]);
       }
     }
-    return Mvcc.build(pairs, prefix);
+    return Mvcc.build(pairs, prefix, options);
   }
 
   /** Rebuilds the store from its level records (keys with the prefix; others are ignored). */
-  static load(records: Iterable<[Buffer, Buffer]>, prefix: Buffer): Mvcc {
+  static load(records: Iterable<[Buffer, Buffer]>, prefix: Buffer, options?: MvccOptions): Mvcc {
     const pairs: Array<[Buffer, Buffer]> = [];
     for (const [k, v] of records) {
       if (k.length > prefix.length && k.subarray(0, prefix.length).equals(prefix)) {
         pairs.push([k.subarray(prefix.length), v]);
       }
     }
-    return Mvcc.build(pairs, prefix);
+    return Mvcc.build(pairs, prefix, options);
   }
 
-  private static build(pairs: Iterable<[Buffer, Buffer]>, prefix: Buffer): Mvcc {
-    const m = new Mvcc(prefix);
+  /**
+   * Record keys sort in revision order (and the meta key before them), so the pairs are decoded
+   * and appended one at a time in key order: no decoded record outlives its append.
+   */
+  private static build(pairs: Array<[Buffer, Buffer]>, prefix: Buffer, options?: MvccOptions): Mvcc {
+    const m = new Mvcc(prefix, options);
+    if (!isSortedByKey(pairs)) pairs.sort((a, b) => Buffer.compare(a[0], b[0]));
     let meta: Meta | null = null;
-    const recs: Rec[] = [];
+    let lastMain = 0;
     for (const [k, v] of pairs) {
       const d = decodeRecord(k, v);
       if (d.kind === 'meta') meta = d.meta;
-      else recs.push(d.rec);
+      else {
+        m.restoreRecord(d.rec);
+        lastMain = d.rec.main;
+      }
     }
     if (meta === null) {
-      if (recs.length > 0) throw new Error('corrupt mvcc state: records without a meta record');
+      if (m.log.length > 0) throw new Error('corrupt mvcc state: records without a meta record');
       return m;
     }
-    recs.sort((a, b) => a.main - b.main || a.sub - b.sub);
-    for (const rec of recs) m.restoreRecord(rec);
-    const last = recs[recs.length - 1];
-    if (last !== undefined && last.main > meta.revision)
-      throw new Error('corrupt mvcc state: record past revision');
+    if (lastMain > meta.revision) throw new Error('corrupt mvcc state: record past revision');
     m.currentRev = meta.revision;
     m.compactRev = meta.compactRevision;
     for (const h of m.index.histories()) {
-      const lease = liveAt(h, m.currentRev)?.lease ?? 0;
+      const lease = m.leaseAt(h, m.currentRev);
       if (lease !== 0) m.attachLease(lease, h.indexKey);
     }
     return m;
@@ -543,18 +697,32 @@ export class Mvcc {
 
   private restoreRecord(rec: Rec): void {
     const h = this.index.getOrCreate(rec.key, toIndexKey(rec.key));
-    h.recs.push(rec);
-    const entry = this.byRev.get(rec.main);
-    if (entry === undefined) this.byRev.set(rec.main, [rec]);
-    else entry.push(rec);
+    const kv = rec.kv;
+    h.newest = this.log.append({
+      main: rec.main,
+      sub: rec.sub,
+      slot: h.slot,
+      prev: h.newest,
+      tombstone: kv === null,
+      createRevision: kv?.create_revision ?? 0,
+      version: kv?.version ?? 0,
+      lease: kv?.lease ?? 0,
+      value: kv?.value ?? EMPTY_BUFFER,
+    });
+    h.count++;
     this.storedBytes += recordSizeBytes(rec);
   }
 
-  /** Meta first, then every record in revision order; keys without the prefix. */
+  /** Meta first, then every retained record in revision order; keys without the prefix. */
   private *rawRecords(): IterableIterator<[Buffer, Buffer]> {
     yield [metaKey(), this.encodedMeta()];
-    for (const [, recs] of this.byRev.entries()) {
-      for (const rec of recs) yield [recordKey(rec.main, rec.sub), encodeRecord(rec)];
+    const log = this.log;
+    // Callers drain this synchronously; the bound is the length seen at the start all the same.
+    const end = log.length;
+    for (let id = 0; id < end; id++) {
+      if (log.isDead(id)) continue;
+      const rec = this.recOf(this.index.atSlot(log.slot(id)), id);
+      yield [recordKey(rec.main, rec.sub), encodeRecord(rec)];
     }
   }
 
@@ -578,9 +746,12 @@ export class Mvcc {
     if (rev > this.currentRev) throw new EtcdError('FutureRev');
     const upTo = rev <= 0 ? this.currentRev : rev;
     const crc = new Crc32c().update(Buffer.from('key'));
-    for (const [main, recs] of this.byRev.entries()) {
-      if (main > upTo) break;
-      for (const rec of recs) crc.update(recordKey(rec.main, rec.sub)).update(encodeRecord(rec));
+    const log = this.log;
+    const end = log.firstAtOrAfter(upTo + 1);
+    for (let id = 0; id < end; id++) {
+      if (log.isDead(id)) continue;
+      const rec = this.recOf(this.index.atSlot(log.slot(id)), id);
+      crc.update(recordKey(rec.main, rec.sub)).update(encodeRecord(rec));
     }
     return { hash: crc.digest(), compactRevision: this.compactRev, revision: this.currentRev };
   }
@@ -600,24 +771,28 @@ export class Mvcc {
     return this.index.size;
   }
 
+  /** What the in-memory history holds (a debugging and test aid; O(1) apart from summing slabs). */
+  historyStats(): HistoryStats {
+    return {
+      keys: this.index.size,
+      records: this.log.length,
+      deadRecords: this.log.deadCount,
+      slabs: this.log.slabCount,
+      slabBytes: this.log.slabBytesTotal(),
+      heapObjects: this.index.heapObjectCount() + this.log.heapObjectCount(),
+      rebuilds: this.rebuilds,
+    };
+  }
+
   private assertIdle(): void {
     if (this.batch !== null) throw new Error('assertion: mvcc re-entered during a write');
   }
 }
 
-/** The watch event for a record; prev_kv is the key's previous version when it was live. */
-function eventOf(h: KeyHistory, rec: Rec): T.Event {
-  const i = positionOf(h, rec);
-  if (i < 0) throw new Error('assertion: record missing from its key history');
-  const prev = i > 0 ? (h.recs[i - 1] as Rec).kv : null;
-  if (rec.kv !== null) return { type: 'PUT', kv: rec.kv, prev_kv: prev };
-  const kv: T.KeyValue = {
-    key: rec.key,
-    value: EMPTY_BUFFER,
-    create_revision: 0,
-    mod_revision: rec.main,
-    version: 0,
-    lease: 0,
-  };
-  return { type: 'DELETE', kv, prev_kv: prev };
+function isSortedByKey(pairs: ReadonlyArray<[Buffer, Buffer]>): boolean {
+  for (let i = 1; i < pairs.length; i++) {
+    if (Buffer.compare((pairs[i - 1] as [Buffer, Buffer])[0], (pairs[i] as [Buffer, Buffer])[0]) > 0)
+      return false;
+  }
+  return true;
 }
