@@ -48,6 +48,25 @@ export const historyModels: Readonly<Record<'register' | 'cas-register' | 'kv', 
     kv: kvModel as Model<unknown, HistoryOp>,
   };
 
+export {
+  checkFailures,
+  checkFinalState,
+  checkLists,
+  type KubeCheckResult,
+  knownChanges,
+  kubeOps,
+  type TimedKubeOp,
+  toHistoryWrites,
+} from './apiserver/check.js';
+export { API_NEMESES, type ApiNemesis, parseApiNemeses } from './apiserver/nemesis.js';
+// The apiserver chaos suite (src/apiserver): a `keelson cluster up` cluster, ConfigMap writers and
+// watchers through the LB, apiserver and store nemeses, runApiserverSuite.
+export {
+  type ApiCheckerName,
+  type ApiSuiteOptions,
+  type ApiSuiteSummary,
+  runApiserverSuite,
+} from './apiserver/run.js';
 // Watch checkers (src/watch) and the set checker: see README "Watch and set checkers".
 export { checkSet, type SetAdd, type SetCheckOptions, type SetCheckResult } from './set.js';
 // The store chaos suite (src/store): a cluster of real members, nemeses, workloads, runSuite.

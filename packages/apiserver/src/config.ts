@@ -306,13 +306,16 @@ async function ensureKubernetesService(storage: ObjectStorage, flags: ApiServerF
     flags.etcdPrefix,
     (n) => randomInt(n),
   );
-  await allocateCreate(session, svc);
-  const extras: TxnExtras = { compares: [], puts: [] };
-  session.addTo(extras);
   try {
+    await allocateCreate(session, svc);
+    const extras: TxnExtras = { compares: [], puts: [] };
+    session.addTo(extras);
     await storage.create(key, svc, extras);
   } catch (err) {
-    // Another apiserver made it first (KeyExists), or took the bitmap meanwhile and so made it too.
+    // Two apiservers starting on an empty store race for it: the loser finds the key taken
+    // (KeyExists), the bitmap changed (ExtrasConflict), or the IP already allocated by the winner.
+    // Whatever the loser's error, the Service existing now is success.
+    if ((await storage.get(key)) !== undefined) return;
     if (!(err instanceof KeyExistsError) && !(err instanceof ExtrasConflictError)) throw err;
   }
 }

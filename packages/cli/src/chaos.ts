@@ -3,11 +3,14 @@
 // 3 unusable input (unreadable or malformed history, bad options). The chaos package is imported
 // inside the action, so that other commands do not pay for loading it.
 // `keelson chaos run --suite store`: a chaos suite on real store processes (chaos/src/store/run.ts).
+// `keelson chaos run --suite apiserver`: apiservers and store members of a `keelson cluster up`
+// cluster under faults (chaos/src/apiserver/run.ts); same exit codes.
 // Exit codes: 0 every checker passed, 1 a violation or an unknown verdict, 2 the run itself failed
 // (e.g. the cluster did not start), 3 bad options.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import type { CheckResult, HistoryOp, SuiteSummary } from '@keelson/chaos';
+import { fileURLToPath } from 'node:url';
+import type { ApiSuiteSummary, CheckResult, HistoryOp, SuiteSummary } from '@keelson/chaos';
 import { type Command, CommanderError } from 'commander';
 import type { Io } from './io.js';
 
@@ -134,8 +137,12 @@ export function parseDurationS(text: string): number | string {
   return n;
 }
 
+const SUITES = ['store', 'apiserver'] as const;
+
 function runOptions(flags: RunFlags): { durationS: number; seed: number } | string {
-  if (flags.suite !== 'store') return `--suite must be store (the only suite so far), got "${flags.suite}"`;
+  if (!(SUITES as readonly string[]).includes(flags.suite)) {
+    return `--suite must be one of ${SUITES.join(', ')}, got "${flags.suite}"`;
+  }
   const durationS = parseDurationS(flags.duration);
   if (typeof durationS === 'string') return durationS;
   const seed = flags.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(flags.seed);
@@ -155,12 +162,75 @@ function printVerdicts(s: SuiteSummary, io: Io): void {
   io.out(`results: ${s.outDir}`);
 }
 
+function printApiVerdicts(s: ApiSuiteSummary, io: Io): void {
+  for (const [name, c] of Object.entries(s.checkers)) io.out(`${name}: ${c.verdict}  (${c.detail})`);
+  io.out(
+    `${s.ops.total} write attempts (${s.ops.acknowledgedWrites} acknowledged writes, ${s.ops.conflicts} conflicts, ` +
+      `${s.ops.info} of unknown outcome), ${s.watch.events} watch events over ${s.watch.sessions} streams; ` +
+      `faults: ${s.nemeses.events} (${s.nemeses.covered.join(' ') || 'none healed'})`,
+  );
+  io.out(`verdict: ${s.verdict === 'ok' ? 'ok' : 'FAILED'} (seed ${s.seed}; rerun with --seed ${s.seed})`);
+  io.out(`results: ${s.outDir}`);
+}
+
+/** Every component of the apiserver suite's cluster runs this CLI's own main.js (beside this file in dist/). */
+const mainScript = fileURLToPath(new URL('./main.js', import.meta.url));
+
+async function chaosRunApiserver(
+  flags: RunFlags,
+  opts: { durationS: number; seed: number },
+  io: Io,
+): Promise<number> {
+  const { parseApiNemeses, runApiserverSuite } = await import('@keelson/chaos');
+  let nemeses: ReturnType<typeof parseApiNemeses>;
+  try {
+    nemeses = parseApiNemeses(flags.nemesis);
+  } catch (e) {
+    io.err(`error: --nemesis: ${(e as Error).message}`);
+    return EXIT_BAD_INPUT;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const outDir = resolve(flags.out ?? join('chaos-results', `apiserver-seed${opts.seed}-${stamp}`));
+  io.err(`chaos run: suite apiserver, seed ${opts.seed}, ${opts.durationS} s, nemeses ${nemeses.join(',')}`);
+  const abort = new AbortController();
+  const onSigint = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    io.err('interrupted: stopping the workload and checking what was recorded (Ctrl-C again to quit)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const summary = await runApiserverSuite({
+      seed: opts.seed,
+      durationS: opts.durationS,
+      nemeses,
+      outDir,
+      mainScript,
+      signal: abort.signal,
+      progress: (line) => io.progress(line),
+    });
+    io.progressDone();
+    printApiVerdicts(summary, io);
+    return summary.verdict === 'ok' ? EXIT_RUN_OK : EXIT_RUN_FAILED;
+  } catch (e) {
+    io.progressDone();
+    io.err(`error: the chaos run failed: ${(e as Error).message}`);
+    io.err(
+      `  (component logs and partial results are in ${outDir}; run \`npm run build\` if main.js is missing)`,
+    );
+    return EXIT_RUN_ERROR;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
 async function chaosRun(flags: RunFlags, io: Io): Promise<number> {
   const opts = runOptions(flags);
   if (typeof opts === 'string') {
     io.err(`error: ${opts}`);
     return EXIT_BAD_INPUT;
   }
+  if (flags.suite === 'apiserver') return chaosRunApiserver(flags, opts, io);
   const { parseNemeses, runSuite } = await import('@keelson/chaos');
   let nemeses: string[];
   try {
@@ -228,16 +298,17 @@ export function addChaosCommands(program: Command, io: Io, setExit: (code: numbe
       'run a chaos suite on real processes: workloads under a seeded nemesis schedule, then every ' +
         'checker; exit 0 all passed, 1 a violation or unknown, 2 the run failed, 3 bad options',
     )
-    .requiredOption('--suite <suite>', 'the suite: store')
+    .requiredOption('--suite <suite>', 'the suite: store, apiserver')
     .option('--duration <time>', 'how long the workload runs (e.g. 60s, 2m)', '60s')
     .option('--seed <n>', 'the nemesis and workload seed (default: random, printed)')
     .option(
       '--nemesis <list>',
       'comma-separated nemeses: kill, pause, partition, delay, loss, membership, crash, all; ' +
-        'kind:variant for one variant (e.g. partition:ring)',
+        'kind:variant for one variant (e.g. partition:ring). apiserver suite: kill-apiserver, ' +
+        'pause-apiserver, term-apiserver, kill-store-leader, kill-store-follower, all',
       'all',
     )
-    .option('--out <dir>', 'the results folder (default: chaos-results/store-seed<N>-<time>)')
+    .option('--out <dir>', 'the results folder (default: chaos-results/<suite>-seed<N>-<time>)')
     .exitOverride((err) => {
       if (err.exitCode === 0) throw err;
       throw new CommanderError(EXIT_BAD_INPUT, err.code, err.message);
