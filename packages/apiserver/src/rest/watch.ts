@@ -1,6 +1,7 @@
 // watch: a chunked stream of {"type","object"} JSON lines. resourceVersion ""/"0" first sends the
 // current state as ADDED events; a given version streams what came after it, or ends with a 410
-// ERROR event when it is too old (compacted in the store, or older than the watch cache's window).
+// ERROR event when the store has compacted it (a version older than the watch cache's window is
+// served by the store).
 // Selectors are applied to every event, turning an object that leaves the selection into DELETED and
 // one that enters it into ADDED, as the cacher does. With the watch cache (the default) every watch of
 // a resource fans out from the cache's one store watch; without it, or while the cache is not ready,
@@ -145,6 +146,11 @@ async function watchFromCache(
   } else if (rv === '0') ready = await cacher.readyFor(0, waitMs);
   else ready = await cacher.waitReady(waitMs);
   if (!ready) return false;
+  // Older than the window (the cache started later, or evicted it): the store still has that history
+  // unless it compacted it, so let the store replay it (or answer 410) rather than send every such
+  // watcher back to relist. Kubernetes' cacher answers 410 here; a client loses nothing either way,
+  // but a relist of a big resource is what the watch cache exists to avoid.
+  if (from > 0 && from < cacher.oldestRevision) return false;
   if (from > 0 && (await compactedInStore(deps, r, cacher, from))) return false;
   // The cache may have been reset while this request waited: then the store serves it.
   if (!cacher.ready) return false;
