@@ -6,6 +6,7 @@ export * from './openapi/openapi.js';
 export * from './openapi/patch-tags.js';
 export * from './openapi/schema.js';
 export * from './patch/index.js';
+export * from './quantity.js';
 export * from './registry.js';
 export * from './selectors.js';
 export * from './status.js';

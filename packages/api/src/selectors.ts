@@ -4,6 +4,7 @@
 // kube-apiserver.
 
 import { StatusError } from './status.js';
+import { isQualifiedName, isValidLabelValue } from './validation/names.js';
 
 /** selection.Operator values. `!` is DoesNotExist, `exists` is Exists, `gt`/`lt` compare integers. */
 export type LabelOperator = 'in' | 'notin' | '=' | '==' | '!=' | 'exists' | '!' | 'gt' | 'lt';
@@ -44,76 +45,7 @@ export class SelectorError extends StatusError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation messages of k8s.io/apimachinery/pkg/util/validation, as the selector parser quotes them.
-
-const QNAME_FMT = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
-const QNAME_RE = new RegExp(`^${QNAME_FMT}$`);
-const QNAME_MSG =
-  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const DNS1123_LABEL_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
-const DNS1123_SUBDOMAIN_FMT = `${DNS1123_LABEL_FMT}(\\.${DNS1123_LABEL_FMT})*`;
-const DNS1123_SUBDOMAIN_RE = new RegExp(`^${DNS1123_SUBDOMAIN_FMT}$`);
-const DNS1123_SUBDOMAIN_MSG =
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_FMT = `(${QNAME_FMT})?`;
-const LABEL_VALUE_RE = new RegExp(`^${LABEL_VALUE_FMT}$`);
-const LABEL_VALUE_MSG =
-  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const NAME_LENGTH_MAX = 63;
-const SUBDOMAIN_LENGTH_MAX = 253;
-
-/** validation.RegexError, with its famous double space before " or". */
-function regexError(msg: string, fmt: string, ...examples: string[]): string {
-  if (examples.length === 0) return `${msg} (regex used for validation is '${fmt}')`;
-  const shown = examples.map((e) => `'${e}', `).join(' or ');
-  return `${msg} (e.g. ${shown}regex used for validation is '${fmt}')`;
-}
-
-function maxLenError(lengthMax: number): string {
-  return `must be no more than ${lengthMax} characters`;
-}
-
-function isDns1123Subdomain(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > SUBDOMAIN_LENGTH_MAX) errs.push(maxLenError(SUBDOMAIN_LENGTH_MAX));
-  if (!DNS1123_SUBDOMAIN_RE.test(value)) {
-    errs.push(regexError(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, 'example.com'));
-  }
-  return errs;
-}
-
-/** validation.IsQualifiedName: what a label key must be (kept here so selector messages stay exact). */
-function isQualifiedName(value: string): string[] {
-  const errs: string[] = [];
-  const parts = value.split('/');
-  let name: string;
-  if (parts.length === 1) {
-    name = parts[0] ?? '';
-  } else if (parts.length === 2) {
-    const prefix = parts[0] ?? '';
-    name = parts[1] ?? '';
-    if (prefix.length === 0) errs.push('prefix part must be non-empty');
-    else for (const m of isDns1123Subdomain(prefix)) errs.push(`prefix part ${m}`);
-  } else {
-    return [
-      `a qualified name ${regexError(QNAME_MSG, QNAME_FMT, 'MyName', 'my.name', '123-abc')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`,
-    ];
-  }
-  if (name.length === 0) errs.push('name part must be non-empty');
-  else if (name.length > NAME_LENGTH_MAX) errs.push(`name part ${maxLenError(NAME_LENGTH_MAX)}`);
-  if (!QNAME_RE.test(name))
-    errs.push(`name part ${regexError(QNAME_MSG, QNAME_FMT, 'MyName', 'my.name', '123-abc')}`);
-  return errs;
-}
-
-/** validation.IsValidLabelValue. */
-function isValidLabelValue(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > NAME_LENGTH_MAX) errs.push(maxLenError(NAME_LENGTH_MAX));
-  if (!LABEL_VALUE_RE.test(value))
-    errs.push(regexError(LABEL_VALUE_MSG, LABEL_VALUE_FMT, 'MyValue', 'my_value', '12345'));
-  return errs;
-}
+// Error text the selector parser builds around validation/names.ts's messages.
 
 /** Go's %#v of a []string, as field.Invalid prints a bad values list. */
 function goStringSlice(values: string[]): string {

@@ -1,12 +1,13 @@
 // Pure pieces of the REST layer: path parsing, verbs, content negotiation, list planning, continue
 // tokens, protobuf request bodies and Scale's selector string.
+
+import { scaleOf } from '@keelson/api';
 import { decodeContinue, encodeContinue, InvalidContinueError, parseResourcePath } from '@keelson/apiserver';
 import { describe, expect, it } from 'vitest';
 import { verbOf } from '../src/rest/context.js';
 import { decodeProtobufObject } from '../src/rest/protobuf.js';
 import { planList } from '../src/rest/read.js';
 import { negotiate } from '../src/rest/respond.js';
-import { selectorString } from '../src/rest/scale.js';
 
 describe('parseResourcePath', () => {
   it('parses core, group, namespaced and subresource paths as RequestInfoFactory does', () => {
@@ -198,6 +199,18 @@ describe('decodeProtobufObject', () => {
     ).toThrow(expect.objectContaining({ code: 400 }));
   });
 });
+
+/** Scale.status.selector of a Deployment (LabelSelector) or a ReplicationController (plain map). */
+function selectorString(selector: unknown): string {
+  const isMap =
+    typeof selector === 'object' &&
+    selector !== null &&
+    !('matchLabels' in selector) &&
+    !('matchExpressions' in selector);
+  const kind = isMap ? 'ReplicationController' : 'Deployment';
+  const scale = scaleOf({ kind, metadata: { name: 'x' }, spec: { selector } }, kind);
+  return (scale.status as { selector: string }).selector;
+}
 
 describe('selectorString', () => {
   it('formats label selectors as Scale.status.selector does', () => {

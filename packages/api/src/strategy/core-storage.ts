@@ -6,7 +6,7 @@ import type { FieldError, KubeObject } from '../types.js';
 import { deepEqual, forbidden, invalid, key, notSupported, required } from '../validation/field.js';
 import { nameIsPathSegment } from '../validation/names.js';
 import { validateResources } from '../validation/pod.js';
-import { parseQuantity, QUANTITY_FORMAT_ERROR } from '../validation/quantity.js';
+import { QUANTITY_FORMAT_ERROR, quantityValue } from '../validation/quantity.js';
 import { coreInfo } from './core-pods.js';
 import { defineStrategy, ensureObj, getList, getObj, getStr, type Obj, setDefaultStr } from './generic.js';
 
@@ -48,7 +48,7 @@ function validatePVSpec(spec: Obj): FieldError[] {
   else if (!('storage' in capacity) || Object.keys(capacity).length > 1) {
     errs.push(notSupported('spec.capacity', capacity, ['storage']));
   } else {
-    const q = parseQuantity(capacity.storage);
+    const q = quantityValue(capacity.storage);
     if (q === undefined)
       errs.push(invalid(key('spec.capacity', 'storage'), capacity.storage, QUANTITY_FORMAT_ERROR));
   }
@@ -101,7 +101,7 @@ function validatePVCSpec(spec: Obj): FieldError[] {
   const errs = validateAccessModes(spec, 'spec.accessModes', 'at least 1 access mode is required');
   const requests = getObj(getObj(spec, 'resources'), 'requests');
   if (!requests || requests.storage === undefined) errs.push(required(key('spec.resources', 'storage')));
-  else if ((parseQuantity(requests.storage) ?? 0) <= 0) {
+  else if ((quantityValue(requests.storage) ?? 0) <= 0) {
     errs.push(invalid(key('spec.resources', 'storage'), requests.storage, 'must be greater than zero'));
   }
   errs.push(...validateResources(spec.resources, 'spec.resources'));

@@ -18,7 +18,7 @@ import {
 import { validateLabels, validateNamespaceName } from '../validation/meta.js';
 import { isConfigMapKey, isQualifiedName } from '../validation/names.js';
 import { defaultPodTemplate, validatePodTemplateSpec } from '../validation/pod.js';
-import { parseQuantity, QUANTITY_FORMAT_ERROR } from '../validation/quantity.js';
+import { QUANTITY_FORMAT_ERROR, quantityValue } from '../validation/quantity.js';
 import { coreInfo, podStrategy } from './core-pods.js';
 import { endpointsStrategy, serviceStrategy } from './core-services.js';
 import { persistentVolumeClaimStrategy, persistentVolumeStrategy } from './core-storage.js';
@@ -336,7 +336,7 @@ function validateQuantities(list: unknown, path: string): FieldError[] {
   for (const [name, q] of Object.entries(isObj(list) ? list : {})) {
     const at = key(path, name);
     for (const msg of isQualifiedName(name)) errs.push(invalid(at, name, msg));
-    const v = parseQuantity(q);
+    const v = quantityValue(q);
     if (v === undefined) errs.push(invalid(at, q, QUANTITY_FORMAT_ERROR));
     else if (v < 0) errs.push(invalid(at, q, 'must be greater than or equal to 0'));
   }
@@ -400,8 +400,8 @@ function validateLimitRangeItem(item: Obj, at: string): FieldError[] {
   const min = getObj(item, 'min') ?? {};
   const max = getObj(item, 'max') ?? {};
   for (const [name, q] of Object.entries(min)) {
-    const lo = parseQuantity(q);
-    const hi = parseQuantity(max[name]);
+    const lo = quantityValue(q);
+    const hi = quantityValue(max[name]);
     if (lo !== undefined && hi !== undefined && lo > hi) {
       errs.push(
         invalid(

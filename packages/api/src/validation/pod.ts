@@ -22,7 +22,7 @@ import {
   isValidPortName,
   isValidPortNum,
 } from './names.js';
-import { parseQuantity, QUANTITY_FORMAT_ERROR } from './quantity.js';
+import { QUANTITY_FORMAT_ERROR, quantityValue } from './quantity.js';
 
 export const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30;
 /** The defaultMode of secret, configMap, projected and downwardAPI volumes (0644). */
@@ -158,7 +158,7 @@ export function podQOSClass(spec: unknown): 'Guaranteed' | 'Burstable' | 'BestEf
 function addPositive(into: Map<string, number>, list: Obj | undefined): Set<string> {
   const found = new Set<string>();
   for (const name of ['cpu', 'memory']) {
-    const q = parseQuantity(list?.[name]);
+    const q = quantityValue(list?.[name]);
     if (q === undefined || q <= 0) continue;
     found.add(name);
     into.set(name, (into.get(name) ?? 0) + q);
@@ -227,7 +227,7 @@ export function validateResources(resources: unknown, path: string): FieldError[
   for (const kind of ['requests', 'limits']) {
     for (const [name, q] of Object.entries(getObj(resources, kind) ?? {})) {
       const at = `${child(path, kind)}[${name}]`;
-      const v = parseQuantity(q);
+      const v = quantityValue(q);
       if (v === undefined) errs.push(invalid(at, q, QUANTITY_FORMAT_ERROR));
       else if (v < 0) errs.push(invalid(at, q, 'must be greater than or equal to 0'));
       else (values[kind] as Record<string, number>)[name] = v;

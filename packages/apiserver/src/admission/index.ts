@@ -89,6 +89,5 @@ export * from './default-toleration-seconds.js';
 export { admissionForbidden, aggregateMessage, forbiddenFor } from './errors.js';
 export * from './limit-ranger.js';
 export * from './namespace-lifecycle.js';
-export * from './quantity.js';
 export * from './resource-quota.js';
 export * from './service-account.js';

@@ -4,6 +4,14 @@
 // every violated bound of the first LimitRange that refuses.
 
 import type { KubeObject } from '@keelson/api';
+import {
+  compareQuantity,
+  formatQuantity,
+  milliValue,
+  parseResourceList,
+  type Quantity,
+  wholeValue,
+} from '@keelson/api';
 import type { AdmissionContext, AdmissionPlugin, AdmissionRequest } from '../types.js';
 import {
   admissionForbidden,
@@ -14,14 +22,6 @@ import {
   recordsOf,
 } from './errors.js';
 import { podResourceTotals, type ResourceList } from './pod-resources.js';
-import {
-  compareQuantity,
-  formatQuantity,
-  milliValue,
-  parseResourceList,
-  type Quantity,
-  wholeValue,
-} from './quantity.js';
 
 export const LIMIT_RANGER = 'LimitRanger';
 

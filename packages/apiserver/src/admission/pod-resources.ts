@@ -2,8 +2,8 @@
 // LimitRanger's podRequests/podLimits): app containers summed, restartable init containers (sidecars)
 // added and carried, ordinary init containers taking the maximum, pod overhead optionally added.
 
+import { addQuantity, maxQuantity, parseResourceList, type Quantity } from '@keelson/api';
 import { objectField, recordsOf } from './errors.js';
-import { addQuantity, maxQuantity, parseResourceList, type Quantity } from './quantity.js';
 
 export type ResourceList = Map<string, Quantity>;
 

@@ -15,19 +15,21 @@
 // Deletes also refresh status.used (a compare-and-put through the delete's extras) so that `kubectl
 // describe quota` is current; enforcement would be correct without it.
 
-import { type KubeObject, RESOURCES, type ResourceInfo } from '@keelson/api';
-import type { AdmissionContext, AdmissionPlugin, AdmissionRequest, Stored } from '../types.js';
-import { admissionForbidden, arrayField, objectField, recordsOf } from './errors.js';
-import { containerResources, podResourceTotals, type ResourceList } from './pod-resources.js';
 import {
   addQuantity,
   compareQuantity,
   formatQuantity,
+  type KubeObject,
   parseResourceList,
   type Quantity,
   quantityFromInt,
+  RESOURCES,
+  type ResourceInfo,
   subQuantity,
-} from './quantity.js';
+} from '@keelson/api';
+import type { AdmissionContext, AdmissionPlugin, AdmissionRequest, Stored } from '../types.js';
+import { admissionForbidden, arrayField, objectField, recordsOf } from './errors.js';
+import { containerResources, podResourceTotals, type ResourceList } from './pod-resources.js';
 import { listAll, objectKey } from './reads.js';
 
 export const RESOURCE_QUOTA = 'ResourceQuota';

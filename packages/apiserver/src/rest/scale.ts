@@ -1,6 +1,6 @@
 // The scale subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets and
 // replicationcontrollers: reads and writes spec.replicas of the parent object.
-import { badRequest, type KubeObject } from '@keelson/api';
+import { applyScale, badRequest, invalid, type KubeObject, scaleOf, validateScale } from '@keelson/api';
 import { decodeObject, mediaType, readBody } from './body.js';
 import {
   dryRunOf,
@@ -15,50 +15,9 @@ import { getObject } from './read.js';
 import { writeJson } from './respond.js';
 import { updateObject } from './write.js';
 
-/** A LabelSelector (matchLabels/matchExpressions) or an RC's plain map, as the selector string Scale reports. */
-export function selectorString(selector: unknown): string {
-  if (typeof selector !== 'object' || selector === null) return '';
-  const s = selector as {
-    matchLabels?: Record<string, string>;
-    matchExpressions?: { key: string; operator: string; values?: string[] }[];
-  };
-  const isLabelSelector = 'matchLabels' in s || 'matchExpressions' in s;
-  const labels = isLabelSelector ? (s.matchLabels ?? {}) : (selector as Record<string, string>);
-  const parts = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`);
-  for (const e of (isLabelSelector ? s.matchExpressions : undefined) ?? []) {
-    const values = [...(e.values ?? [])].sort().join(',');
-    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
-  }
-  return parts.sort().join(',');
-}
-
-export function scaleOf(obj: KubeObject): KubeObject {
-  const spec = (obj.spec ?? {}) as { replicas?: number; selector?: unknown };
-  const status = (obj.status ?? {}) as { replicas?: number };
-  const meta = obj.metadata ?? {};
-  return {
-    kind: 'Scale',
-    apiVersion: 'autoscaling/v1',
-    metadata: {
-      name: meta.name,
-      namespace: meta.namespace,
-      uid: meta.uid,
-      resourceVersion: meta.resourceVersion,
-      creationTimestamp: meta.creationTimestamp,
-    },
-    spec: { replicas: spec.replicas ?? 0 },
-    status: { replicas: status.replicas ?? 0, selector: selectorString(spec.selector) },
-  };
-}
-
 export async function handleScale(deps: RestDeps, r: RestRequest): Promise<void> {
   if (r.verb === 'get') {
-    writeJson(r.res, 200, scaleOf((await getObject(deps, r)).obj));
+    writeJson(r.res, 200, scaleOf((await getObject(deps, r)).obj, r.info.kind));
     return;
   }
   const q = r.url.searchParams;
@@ -72,7 +31,7 @@ export async function handleScale(deps: RestDeps, r: RestRequest): Promise<void>
   const patchType = patchTypeOf(mediaType(r.req));
   const result = await updateObject(deps, r, opts, (current) => {
     if (current === undefined) throw badRequest('not found');
-    const currentScale = scaleOf(current.obj);
+    const currentScale = scaleOf(current.obj, r.info.kind);
     let scale: KubeObject;
     if (r.verb === 'patch') {
       if (deps.patcher === undefined || patchType === undefined) throw badRequest('unsupported patch type');
@@ -86,14 +45,10 @@ export async function handleScale(deps: RestDeps, r: RestRequest): Promise<void>
         subresource: 'scale',
       });
     } else scale = decodeObject(body, mediaType(r.req));
-    const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas;
-    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-      throw badRequest(
-        `Scale.autoscaling "${r.path.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
-      );
-    }
-    const next = deepCopy(current.obj);
-    next.spec = { ...((next.spec as object | undefined) ?? {}), replicas };
+    const errs = validateScale(scale);
+    if (errs.length > 0) throw invalid('Scale', 'autoscaling', r.path.name, errs);
+    const replicas = (scale.spec as { replicas?: number } | undefined)?.replicas ?? 0;
+    const next = applyScale(deepCopy(current.obj), replicas, r.info.kind);
     const rv = scale.metadata?.resourceVersion;
     if (next.metadata !== undefined) {
       if (rv !== undefined && rv !== '') next.metadata.resourceVersion = rv;
@@ -101,7 +56,7 @@ export async function handleScale(deps: RestDeps, r: RestRequest): Promise<void>
     }
     return next;
   });
-  writeJson(r.res, 200, scaleOf(result.stored.obj));
+  writeJson(r.res, 200, scaleOf(result.stored.obj, r.info.kind));
 }
 
 function patchTypeOf(type: string): PatchType | undefined {

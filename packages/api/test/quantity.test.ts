@@ -1,5 +1,8 @@
 // Kubernetes resource.Quantity parsing, exact comparison and canonical formatting, against
 // apimachinery's documented examples and as properties over generated quantities.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import {
   addQuantity,
   canonicalQuantity,
@@ -9,9 +12,7 @@ import {
   parseQuantity,
   QuantityParseError,
   wholeValue,
-} from '@keelson/apiserver';
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+} from '../src/quantity.js';
 
 const seed =
   process.env.QUANTITY_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.QUANTITY_SEED);
