@@ -46,37 +46,27 @@ const apiserverStartTimeoutMs = 30_000;
 const eventTimeoutMs = 30_000;
 const createConcurrency = 32;
 
-/** Runs in the child: the built @keelson/apiserver with the JSON flags in argv[1]; SIGTERM stops it. */
-const launcherScript = `
-const { defaultFlags, startApiServer } = await import('@keelson/apiserver');
-const flags = { ...defaultFlags(), ...JSON.parse(process.argv[1]) };
-const running = await startApiServer(flags);
-process.stdout.write(JSON.stringify({ insecurePort: running.server.insecurePort }) + '\\n');
-process.once('SIGTERM', () => { running.stop().finally(() => process.exit(0)); });
-`;
-
 interface Apiserver {
   url: string;
   stop(): Promise<void>;
 }
 
-async function startApiserver(endpoints: string[], flags: Record<string, unknown>): Promise<Apiserver> {
+/** A real `keelson apiserver` process (AlwaysAllow, loopback HTTP port) with extra CLI flags. */
+async function startApiserver(endpoints: string[], extraFlags: string[]): Promise<Apiserver> {
   const dir = mkdtempSync(join(tmpdir(), 'keelson-bench-apiserver-'));
-  const all = {
-    etcdServers: endpoints.map((e) => `http://${e}`),
-    securePort: 0,
-    bindAddress: '127.0.0.1',
-    insecurePort: 0,
-    certDir: dir,
-    authorizationModes: ['AlwaysAllow'],
-    logLevel: 'warn',
-    ...flags,
-  };
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    ['--input-type=module', '-e', launcherScript, JSON.stringify(all)],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const args = [
+    join(repoRoot, 'packages/cli/dist/main.js'),
+    'apiserver',
+    `--etcd-servers=${endpoints.map((e) => `http://${e}`).join(',')}`,
+    '--secure-port=0',
+    '--bind-address=127.0.0.1',
+    '--insecure-port=0',
+    `--cert-dir=${dir}`,
+    '--authorization-mode=AlwaysAllow',
+    '--log-level=warn',
+    ...extraFlags,
+  ];
+  const proc: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const reap = (): void => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   };
@@ -98,7 +88,7 @@ async function startApiserver(endpoints: string[], flags: Record<string, unknown
       const timer = setTimeout(() => reject(new Error('apiserver did not start')), apiserverStartTimeoutMs);
       proc.stdout?.on('data', (b: Buffer) => {
         out += b.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{"insecurePort"'));
+        const line = out.split('\n').find((l) => l.startsWith('{"securePort"'));
         if (line === undefined) return;
         clearTimeout(timer);
         resolve((JSON.parse(line) as { insecurePort: number }).insecurePort);
@@ -316,9 +306,9 @@ export async function runApiserverWatchBench(
   const cluster = await launchCluster({ impl: 'keelson', size: 3 });
   const apiservers: Apiserver[] = [];
   try {
-    const cached = await startApiserver(cluster.endpoints, {});
+    const cached = await startApiserver(cluster.endpoints, []);
     apiservers.push(cached);
-    const uncached = await startApiserver(cluster.endpoints, { watchCache: false });
+    const uncached = await startApiserver(cluster.endpoints, ['--watch-cache=false']);
     apiservers.push(uncached);
     log('store and apiservers (with and without the watch cache) running');
     const withCache = await measureWatch(cached.url, 'bench-cache', o, log);

@@ -39,19 +39,12 @@ interface Run {
   stderr: string;
 }
 
-/** kubectl on the secure port, trusting the cluster CA of the server's cert dir. */
-function kubectl(auth: string[], args: string[], stdin?: string): Promise<Run> {
-  const s = server;
-  if (s === undefined) throw new Error('the apiserver did not start (see beforeAll)');
-  const base = [
-    `--server=https://127.0.0.1:${s.securePort}`,
-    `--certificate-authority=${join(s.dir, 'ca.crt')}`,
-    `--cache-dir=${join(dir, 'kube-cache')}`,
-  ];
+/** Runs kubectl with `args` and the KUBECONFIG given, bounded by kubectlTimeoutMs. */
+function spawnKubectl(args: string[], kubeconfig: string, stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', [...base, ...auth, ...args], {
+    const child = spawn('kubectl', [`--cache-dir=${join(dir, 'kube-cache')}`, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: dir, KUBECONFIG: join(dir, 'no-kubeconfig') },
+      env: { ...process.env, HOME: dir, KUBECONFIG: kubeconfig },
     });
     let stdout = '';
     let stderr = '';
@@ -71,6 +64,17 @@ function kubectl(auth: string[], args: string[], stdin?: string): Promise<Run> {
     child.stdin.on('error', () => {});
     child.stdin.end(stdin ?? '');
   });
+}
+
+/** kubectl on the secure port, trusting the cluster CA of the server's cert dir. */
+function kubectl(auth: string[], args: string[], stdin?: string): Promise<Run> {
+  const s = server;
+  if (s === undefined) throw new Error('the apiserver did not start (see beforeAll)');
+  const base = [
+    `--server=https://127.0.0.1:${s.securePort}`,
+    `--certificate-authority=${join(s.dir, 'ca.crt')}`,
+  ];
+  return spawnKubectl([...base, ...auth, ...args], join(dir, 'no-kubeconfig'), stdin);
 }
 
 const admin = ['--token=admin-token'];
@@ -178,25 +182,7 @@ describe(`auth with kubectl on ${impl}`, () => {
     // Proves the generated admin.kubeconfig (CA, secure URL, system:masters client cert) works unchanged.
     const s = server;
     if (s === undefined) throw new Error('the apiserver did not start (see beforeAll)');
-    const env = { ...process.env, HOME: dir, KUBECONFIG: join(s.dir, 'admin.kubeconfig') };
-    const run = (args: string[]) =>
-      new Promise<Run>((resolve, reject) => {
-        const child = spawn('kubectl', [`--cache-dir=${join(dir, 'kube-cache')}`, ...args], { env });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (b: Buffer) => {
-          stdout += b.toString();
-        });
-        child.stderr.on('data', (b: Buffer) => {
-          stderr += b.toString();
-        });
-        const timer = setTimeout(() => child.kill('SIGKILL'), kubectlTimeoutMs);
-        child.on('error', reject);
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+    const run = (args: string[]) => spawnKubectl(args, join(s.dir, 'admin.kubeconfig'));
     const ns = await run(['get', 'namespaces', '-o', 'name']);
     expect(ns.stderr).toBe('');
     expect(ns.stdout).toContain('namespace/kube-system');

@@ -1,27 +1,35 @@
 // The watch cache in real apiserver processes on a real 3-member store: fan-out to many watches,
 // linearizable lists served from the cache, versions before the window served by the store, and --watch-cache=false.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster } from '../../../test/store/harness.js';
-import { type CacheApiserver, spawnFlaggedApiserver } from './cache-harness.js';
+import { type ApiserverProcess, spawnApiserver } from './server-harness.js';
 
 let cluster: Cluster | undefined;
-let cached: CacheApiserver | undefined;
-let uncached: CacheApiserver | undefined;
+let cached: ApiserverProcess | undefined;
+let uncached: ApiserverProcess | undefined;
+const dirs = [
+  mkdtempSync(join(tmpdir(), 'keelson-cache-a-')),
+  mkdtempSync(join(tmpdir(), 'keelson-cache-b-')),
+];
 
 beforeAll(async () => {
   cluster = await startCluster({ impl: 'keelson', size: 3, label: 'cache' });
   [cached, uncached] = await Promise.all([
-    spawnFlaggedApiserver(cluster.endpoints, { watchCacheSizes: ['configmaps#5'] }),
-    spawnFlaggedApiserver(cluster.endpoints, { watchCache: false }),
+    spawnApiserver(cluster.endpoints, dirs[0] as string, ['--watch-cache-sizes=configmaps#5']),
+    spawnApiserver(cluster.endpoints, dirs[1] as string, ['--watch-cache=false']),
   ]);
 }, 90_000);
 afterAll(async () => {
   await Promise.all([cached?.kill(), uncached?.kill()]);
   await cluster?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 30_000);
 
-function url(s: CacheApiserver | undefined): string {
+function url(s: ApiserverProcess | undefined): string {
   if (s === undefined) throw new Error('the apiserver did not start (see beforeAll)');
   return s.url;
 }
