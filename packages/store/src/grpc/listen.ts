@@ -6,9 +6,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { http2RouteDefaults, routeHttp2Connection } from './authority.js';
+import type { GrpcH2Server } from './h2server.js';
 
 const http2Preface = Buffer.from('PRI * HTTP/2.0', 'latin1');
 /** A connection that sends nothing for this long is closed, so idle sockets cannot pile up unclassified. */
@@ -25,7 +25,7 @@ export type HttpHandler = (req: http.IncomingMessage, res: http.ServerResponse) 
 
 export async function listenClientUrls(
   urls: URL[],
-  grpcServer: grpc.Server,
+  grpcServer: GrpcH2Server,
   httpHandler: HttpHandler,
   logger?: Logger,
 ): Promise<ClientListeners> {
@@ -33,12 +33,11 @@ export async function listenClientUrls(
     if (url.protocol !== 'http:')
       throw new Error(`client URL ${url.href}: only http:// is supported (no TLS yet)`);
   }
-  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const httpServer = http.createServer(httpHandler);
   const sockets = new Set<net.Socket>();
   const listeners: net.Server[] = [];
   const http2Route = { ...http2RouteDefaults, ...(logger ? { logger } : {}) };
-  const inject = (connection: Duplex): void => injector.injectConnection(connection);
+  const inject = (connection: Duplex): void => grpcServer.injectConnection(connection);
   const route = (socket: net.Socket, peeked: Buffer, isGrpc: boolean): void => {
     if (isGrpc) routeHttp2Connection(socket, peeked, inject, http2Route);
     else {
@@ -58,7 +57,6 @@ export async function listenClientUrls(
     for (const url of urls) listeners.push(await listen(url, onConnection));
   } catch (e) {
     await Promise.all(listeners.map(closeServer));
-    injector.destroy();
     throw e;
   }
   const ports = listeners.map((l) => (l.address() as net.AddressInfo).port);
@@ -67,10 +65,9 @@ export async function listenClientUrls(
     closing ??= (async () => {
       const closed = Promise.all(listeners.map(closeServer));
       for (const socket of sockets) socket.destroy();
-      injector.destroy();
       httpServer.close();
       await closed;
-      grpcServer.forceShutdown();
+      grpcServer.close();
     })();
     return closing;
   };

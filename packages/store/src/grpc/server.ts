@@ -1,13 +1,14 @@
 // The etcd v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance, Auth) served from a StoreBackend.
 // This layer decodes, checks request sizes and shapes like etcd's api/v3rpc, calls the backend and
 // encodes; it holds no state beyond the open streams. Errors go out as etcd's status codes and messages.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { StoreBackend } from '../api/backend.js';
 import type * as T from '../api/types.js';
 import { EtcdError } from '../errors.js';
+import { GrpcH2Server, type MethodHandler, type ServerStreamCall, type UnaryHandler } from './h2server.js';
 import { loadServerServices } from './proto.js';
-import { toServiceError } from './status.js';
+import { toStatusError } from './status.js';
 import { handleLeaseKeepAlive, handleSnapshot } from './streams.js';
 import {
   checkDeleteRequest,
@@ -44,9 +45,9 @@ interface Context {
   requestSizes: WeakMap<object, number>;
 }
 
-type Handlers = grpc.UntypedServiceImplementation;
+type Handlers = Record<string, MethodHandler>;
 
-export function createEtcdGrpcServer(backend: StoreBackend, opts: EtcdGrpcServerOptions): grpc.Server {
+export function createEtcdGrpcServer(backend: StoreBackend, opts: EtcdGrpcServerOptions): GrpcH2Server {
   if (!(Number.isInteger(opts.maxRequestBytes) && opts.maxRequestBytes > 0)) {
     throw new Error(`maxRequestBytes must be a positive integer, got ${opts.maxRequestBytes}`);
   }
@@ -59,16 +60,15 @@ export function createEtcdGrpcServer(backend: StoreBackend, opts: EtcdGrpcServer
     requestSizes: new WeakMap(),
   };
   const services = loadServerServices();
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': opts.maxRequestBytes + grpcOverheadBytes,
-    // etcd's server keepalive defaults: ping an idle client every 2 hours, give up after 20 seconds.
-    'grpc.keepalive_time_ms': 2 * 60 * 60 * 1000,
-    'grpc.keepalive_timeout_ms': 20 * 1000,
-    // Channelz keeps per-call counters and traces (a cost on every request); nothing reads them.
-    'grpc.enable_channelz': 0,
+  // etcd's server keepalive defaults (ping an idle client every 2 hours, give up after 20 seconds) are
+  // GrpcH2Server's defaults.
+  const server = new GrpcH2Server({
+    maxReceiveMessageBytes: opts.maxRequestBytes + grpcOverheadBytes,
+    logger: ctx.logger,
+    errorToStatus: (e, method) => toStatusError(e, method, ctx.logger),
   });
   server.addService(recordRequestSizes(services.KV.service, ctx.requestSizes), kvHandlers(ctx));
-  server.addService(services.Watch.service, { Watch: (call: WatchCall) => serveWatch(ctx, call) });
+  server.addService(services.Watch.service, { Watch: (call: ServerStreamCall) => serveWatch(ctx, call) });
   server.addService(services.Lease.service, leaseHandlers(ctx));
   server.addService(services.Cluster.service, clusterHandlers(ctx));
   server.addService(services.Maintenance.service, maintenanceHandlers(ctx));
@@ -99,45 +99,34 @@ function checkRequestSize(ctx: Context, request: object): void {
   if ((ctx.requestSizes.get(request) ?? 0) > ctx.maxRequestBytes) throw new EtcdError('RequestTooLarge');
 }
 
-/** A unary handler: runs fn, answers its result or the status for what it threw; never throws itself. */
-function unary<Req, Res>(
-  ctx: Context,
-  method: string,
-  fn: (req: Req) => Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then(
-        (res) => callback(null, res),
-        (e: unknown) => callback(toServiceError(e, method, ctx.logger)),
-      );
-  };
+/** A unary handler: fn's result is the answer; what it throws (or rejects with) becomes the status. */
+function unary<Req, Res>(fn: (req: Req) => Promise<Res>): UnaryHandler {
+  return fn as unknown as UnaryHandler;
 }
 
 function kvHandlers(ctx: Context): Handlers {
   const b = ctx.backend;
   return {
-    Range: unary(ctx, 'Range', (req: T.RangeRequest) => {
+    Range: unary((req: T.RangeRequest) => {
       checkRangeRequest(req);
       return b.range(req);
     }),
-    Put: unary(ctx, 'Put', (req: T.PutRequest) => {
+    Put: unary((req: T.PutRequest) => {
       checkRequestSize(ctx, req);
       checkPutRequest(req);
       return b.put(req);
     }),
-    DeleteRange: unary(ctx, 'DeleteRange', (req: T.DeleteRangeRequest) => {
+    DeleteRange: unary((req: T.DeleteRangeRequest) => {
       checkRequestSize(ctx, req);
       checkDeleteRequest(req);
       return b.deleteRange(req);
     }),
-    Txn: unary(ctx, 'Txn', (req: T.TxnRequest) => {
+    Txn: unary((req: T.TxnRequest) => {
       checkRequestSize(ctx, req);
       checkTxnRequest(req, ctx.maxTxnOps);
       return b.txn(req);
     }),
-    Compact: unary(ctx, 'Compact', (req: T.CompactionRequest) => b.compact(req)),
+    Compact: unary((req: T.CompactionRequest) => b.compact(req)),
   };
 }
 
@@ -153,7 +142,7 @@ function serveWatch(ctx: Context, call: WatchCall): void {
     } catch (e) {
       // A bug in this layer or the backend must not take the process down; it ends this stream only.
       stream.close();
-      call.emit('error', toServiceError(e, 'Watch', ctx.logger));
+      call.emit('error', toStatusError(e, 'Watch', ctx.logger));
     }
   });
   // Like etcd, a client that half-closes ends the stream: its watches are canceled.
@@ -169,60 +158,55 @@ function serveWatch(ctx: Context, call: WatchCall): void {
 function leaseHandlers(ctx: Context): Handlers {
   const b = ctx.backend;
   return {
-    LeaseGrant: unary(ctx, 'LeaseGrant', (req: { TTL: number; ID: number }) =>
-      b.leaseGrant({ TTL: req.TTL, ID: req.ID }),
-    ),
-    LeaseRevoke: unary(ctx, 'LeaseRevoke', (req: { ID: number }) => b.leaseRevoke({ ID: req.ID })),
-    LeaseKeepAlive: (call: grpc.ServerDuplexStream<{ ID: number }, never>) =>
-      handleLeaseKeepAlive(b, ctx.logger, call),
-    LeaseTimeToLive: unary(ctx, 'LeaseTimeToLive', (req: { ID: number; keys: boolean }) =>
+    LeaseGrant: unary((req: { TTL: number; ID: number }) => b.leaseGrant({ TTL: req.TTL, ID: req.ID })),
+    LeaseRevoke: unary((req: { ID: number }) => b.leaseRevoke({ ID: req.ID })),
+    LeaseKeepAlive: (call: ServerStreamCall) => handleLeaseKeepAlive(b, ctx.logger, call),
+    LeaseTimeToLive: unary((req: { ID: number; keys: boolean }) =>
       b.leaseTimeToLive({ ID: req.ID, keys: req.keys }),
     ),
-    LeaseLeases: unary(ctx, 'LeaseLeases', () => b.leaseLeases()),
+    LeaseLeases: unary(() => b.leaseLeases()),
   };
 }
 
 function clusterHandlers(ctx: Context): Handlers {
   const b = ctx.backend;
   return {
-    MemberAdd: unary(ctx, 'MemberAdd', (req: { peerURLs: string[]; isLearner: boolean }) =>
+    MemberAdd: unary((req: { peerURLs: string[]; isLearner: boolean }) =>
       b.memberAdd({ peerURLs: req.peerURLs, isLearner: req.isLearner }),
     ),
-    MemberRemove: unary(ctx, 'MemberRemove', (req: { ID: number }) => b.memberRemove({ ID: req.ID })),
-    MemberUpdate: unary(ctx, 'MemberUpdate', (req: { ID: number; peerURLs: string[] }) =>
+    MemberRemove: unary((req: { ID: number }) => b.memberRemove({ ID: req.ID })),
+    MemberUpdate: unary((req: { ID: number; peerURLs: string[] }) =>
       b.memberUpdate({ ID: req.ID, peerURLs: req.peerURLs }),
     ),
-    MemberList: unary(ctx, 'MemberList', () => b.memberList()),
-    MemberPromote: unary(ctx, 'MemberPromote', (req: { ID: number }) => b.memberPromote({ ID: req.ID })),
+    MemberList: unary(() => b.memberList()),
+    MemberPromote: unary((req: { ID: number }) => b.memberPromote({ ID: req.ID })),
   };
 }
 
 function maintenanceHandlers(ctx: Context): Handlers {
   const b = ctx.backend;
   return {
-    Alarm: unary(ctx, 'Alarm', (req: { action: T.AlarmAction; memberID: number; alarm: T.AlarmType }) =>
+    Alarm: unary((req: { action: T.AlarmAction; memberID: number; alarm: T.AlarmType }) =>
       b.alarm({ action: req.action, memberID: req.memberID, alarm: req.alarm }),
     ),
-    Status: unary(ctx, 'Status', () => b.status()),
-    Defragment: unary(ctx, 'Defragment', () => b.defragment()),
-    Hash: unary(ctx, 'Hash', () => b.hash()),
-    HashKV: unary(ctx, 'HashKV', (req: { revision: number }) => b.hashKV({ revision: req.revision })),
-    Snapshot: (call: grpc.ServerWritableStream<unknown, never>) => {
+    Status: unary(() => b.status()),
+    Defragment: unary(() => b.defragment()),
+    Hash: unary(() => b.hash()),
+    HashKV: unary((req: { revision: number }) => b.hashKV({ revision: req.revision })),
+    Snapshot: (call: ServerStreamCall) => {
       void handleSnapshot(b, ctx.logger, call);
     },
-    MoveLeader: unary(ctx, 'MoveLeader', (req: { targetID: number }) =>
-      b.moveLeader({ targetID: req.targetID }),
-    ),
+    MoveLeader: unary((req: { targetID: number }) => b.moveLeader({ targetID: req.targetID })),
   };
 }
 
 /** Keelson has no authentication yet: every Auth method answers Unimplemented with etcd's message. */
 function authHandlers(service: grpc.ServiceDefinition): Handlers {
-  const unimplemented = new EtcdError('Unimplemented');
   const handlers: Handlers = {};
   for (const name of Object.keys(service)) {
-    handlers[name] = (_call: unknown, callback: grpc.sendUnaryData<never>) =>
-      callback({ code: unimplemented.grpcCode as number, details: unimplemented.etcdMessage });
+    handlers[name] = unary(async () => {
+      throw new EtcdError('Unimplemented');
+    });
   }
   return handlers;
 }

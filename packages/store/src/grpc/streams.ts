@@ -1,9 +1,9 @@
 // The two streams besides Watch: Lease.LeaseKeepAlive (bidi) and Maintenance.Snapshot (server stream).
-import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { StoreBackend } from '../api/backend.js';
 import type * as T from '../api/types.js';
 import { isEtcdError } from '../errors.js';
+import type { ServerStreamCall } from './h2server.js';
 import { toStatusError } from './status.js';
 
 interface KeepAliveResponse {
@@ -19,11 +19,7 @@ const keepAlivePendingMax = 64;
  * Renews leases in the order the client asked, one at a time like etcd. A lease that does not exist is
  * answered with TTL 0 (etcd's behaviour, which clients read as "expired"); other errors end the stream.
  */
-export function handleLeaseKeepAlive(
-  backend: StoreBackend,
-  logger: Logger,
-  call: grpc.ServerDuplexStream<{ ID: number }, KeepAliveResponse>,
-): void {
+export function handleLeaseKeepAlive(backend: StoreBackend, logger: Logger, call: ServerStreamCall): void {
   let chain: Promise<void> = Promise.resolve();
   let pending = 0;
   let done = false;
@@ -85,7 +81,7 @@ interface SnapshotResponse {
 export async function handleSnapshot(
   backend: StoreBackend,
   logger: Logger,
-  call: grpc.ServerWritableStream<unknown, SnapshotResponse>,
+  call: ServerStreamCall,
 ): Promise<void> {
   try {
     const iterable = backend.snapshot();
@@ -113,17 +109,18 @@ function remainingBytes(sizeBytes: unknown, sentBytes: number, nextChunkBytes: n
 }
 
 async function writeChunk(
-  call: grpc.ServerWritableStream<unknown, SnapshotResponse>,
+  call: ServerStreamCall,
   backend: StoreBackend,
   blob: Buffer,
   remaining: number,
 ): Promise<void> {
-  const ok = call.write({ header: backend.header(), remaining_bytes: remaining, blob });
+  const response: SnapshotResponse = { header: backend.header(), remaining_bytes: remaining, blob };
+  const ok = call.write(response);
   if (!ok) await writableOrGone(call);
 }
 
 /** Resolves once the stream drains, or once it can never drain (canceled, failed, closed). */
-function writableOrGone(call: grpc.ServerWritableStream<unknown, SnapshotResponse>): Promise<void> {
+function writableOrGone(call: ServerStreamCall): Promise<void> {
   return new Promise((resolve) => {
     const events = ['drain', 'cancelled', 'close', 'error', 'finish'] as const;
     const done = (): void => {

@@ -2,11 +2,12 @@
 // StoreBackend.watch. A stream multiplexes many watches, each with a watch id that is either chosen by
 // the client or assigned here (etcd's AutoWatchID rules). Responses for one watch go out in order, the
 // `created` response first; everything is bounded: watches per stream and bytes waiting to be sent.
-import type * as grpc from '@grpc/grpc-js';
+
 import type { Logger } from 'pino';
 import type { StoreBackend, WatchHandle, WatchSinkResponse } from '../api/backend.js';
 import type * as T from '../api/types.js';
 import { EtcdError } from '../errors.js';
+import type { ServerStreamCall } from './h2server.js';
 
 export interface WatchRequest {
   request_union?: 'create_request' | 'cancel_request' | 'progress_request';
@@ -15,7 +16,7 @@ export interface WatchRequest {
   progress_request?: Record<string, never>;
 }
 
-export type WatchCall = grpc.ServerDuplexStream<WatchRequest, T.WatchResponse>;
+export type WatchCall = ServerStreamCall;
 
 /** etcd's AutoWatchID: a create request with watch_id 0 asks the server to choose. */
 const autoWatchId = 0;

@@ -1,0 +1,574 @@
+// gRPC's HTTP/2 protocol served directly on node:http2, for the etcd services. It replaces @grpc/grpc-js's
+// server, whose per-call machinery (interceptor chains, metadata objects, stream wrappers) cost as much CPU
+// as node:http2 itself: a no-op Put handler took ~100 µs of server CPU per call under grpc-js and ~50 µs
+// here (bench/results/profile-grpc-2026-11-30.md). The protocol is small
+// (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md):
+// - a request is HEADERS (POST, :path /package.Service/Method, content-type application/grpc*) followed by
+//   DATA carrying length-prefixed messages (1 flag byte: compressed or not, 4 bytes big-endian length);
+// - a response is HEADERS (:status 200), length-prefixed messages, then trailers with grpc-status and a
+//   percent-encoded grpc-message; an error before any message goes out as one "trailers-only" HEADERS.
+// Messages are encoded and decoded by the services' protobufjs functions (the same ones grpc-js used), and
+// status codes and texts follow grpc-go (what etcd runs), since etcd's clients print them.
+import { EventEmitter } from 'node:events';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { GrpcCode } from '../errors.js';
+import type { StatusError } from './status.js';
+
+/** A unary method: the decoded request in, the response out; a rejection becomes a status. */
+export type UnaryHandler = (request: never) => Promise<unknown>;
+/** A streaming method (client, server or bidi): gets the call and drives it. */
+export type StreamHandler = (call: ServerStreamCall) => void;
+export type MethodHandler = UnaryHandler | StreamHandler;
+
+export interface GrpcH2ServerOptions {
+  /** A received message longer than this fails the call with RESOURCE_EXHAUSTED, as grpc-go's MaxRecvMsgSize. */
+  maxReceiveMessageBytes: number;
+  logger: Logger;
+  /** Maps what a unary handler threw to the status sent. */
+  errorToStatus: (e: unknown, method: string) => StatusError;
+  /** Idle time before the server pings a connection (etcd: 2 hours), and how long it waits for the ack. */
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+}
+
+interface Method {
+  readonly name: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+  readonly deserialize: (bytes: Buffer) => unknown;
+  readonly serialize: (value: unknown) => Buffer;
+  readonly handler: MethodHandler;
+}
+
+const messageHeaderBytes = 5;
+const keepaliveTimeMsDefault = 2 * 60 * 60 * 1000;
+const keepaliveTimeoutMsDefault = 20 * 1000;
+/** grpc-timeout's value: at most 8 digits and a unit (PROTOCOL-HTTP2.md). */
+const timeoutRe = /^(\d{1,8})([HMSmun])$/;
+const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+const responseHeaders = Object.freeze({
+  ':status': 200,
+  'content-type': 'application/grpc',
+  'grpc-accept-encoding': 'identity',
+});
+const okTrailers = Object.freeze({ 'grpc-status': '0' });
+
+/** Percent-encodes grpc-message as the protocol asks: bytes outside 0x20..0x7E, and '%'. */
+export function encodeGrpcMessage(text: string): string {
+  // The common case (ASCII without '%') needs no work.
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${hex2(byte)}`;
+  }
+  return out;
+}
+
+function hex2(byte: number): string {
+  return byte.toString(16).toUpperCase().padStart(2, '0');
+}
+
+/** Parses grpc-timeout into milliseconds; undefined when absent or malformed (grpc-go ignores neither: see callers). */
+export function parseGrpcTimeoutMs(value: string | string[] | undefined): number | undefined | 'malformed' {
+  if (value === undefined) return undefined;
+  const m = timeoutRe.exec(Array.isArray(value) ? (value[0] ?? '') : value);
+  if (m === null) return 'malformed';
+  return Number(m[1]) * (timeoutUnitMs[m[2] as string] as number);
+}
+
+/** Frames one message: flag 0 (not compressed), its length, the bytes. */
+function frameMessage(body: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(messageHeaderBytes + body.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(body.length, 1);
+  frame.set(body, messageHeaderBytes);
+  return frame;
+}
+
+export class MessageFramingError extends Error {
+  override readonly name = 'MessageFramingError';
+  constructor(
+    readonly code: GrpcCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Cuts a stream of DATA chunks into messages. Holds at most one partial message, which is bounded by
+ * maxBytes (checked from the length prefix, before the bytes arrive).
+ */
+export class MessageReader {
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** True while a message has started but not completed. */
+  get partial(): boolean {
+    return this.bufferedBytes > 0;
+  }
+
+  /** Adds a chunk; returns the messages it completed. Throws MessageFramingError on a bad prefix. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+    const out: Buffer[] = [];
+    // Bounded: every iteration consumes at least the 5-byte prefix of a buffered message.
+    while (this.bufferedBytes >= messageHeaderBytes) {
+      const head = this.peekHeader();
+      const flag = head[0] as number;
+      const length = head.readUInt32BE(1);
+      if (flag !== 0) {
+        throw new MessageFramingError(
+          GrpcCode.Internal,
+          flag === 1
+            ? 'grpc: compressed flag set with identity or empty encoding'
+            : `grpc: received unexpected payload format ${flag}`,
+        );
+      }
+      if (length > this.maxBytes) {
+        throw new MessageFramingError(
+          GrpcCode.ResourceExhausted,
+          `grpc: received message larger than max (${length} vs. ${this.maxBytes})`,
+        );
+      }
+      if (this.bufferedBytes < messageHeaderBytes + length) break;
+      const all = this.take(messageHeaderBytes + length);
+      out.push(all.subarray(messageHeaderBytes));
+    }
+    return out;
+  }
+
+  private peekHeader(): Buffer {
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= messageHeaderBytes) return first;
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined;
+  }
+
+  private take(bytes: number): Buffer {
+    const first = this.chunks[0] as Buffer;
+    if (first.length === bytes) {
+      this.chunks.shift();
+      this.bufferedBytes -= bytes;
+      return first;
+    }
+    if (first.length > bytes) {
+      this.chunks[0] = first.subarray(bytes);
+      this.bufferedBytes -= bytes;
+      return first.subarray(0, bytes);
+    }
+    const joined = Buffer.concat(this.chunks);
+    const out = joined.subarray(0, bytes);
+    const rest = joined.subarray(bytes);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.bufferedBytes -= bytes;
+    return out;
+  }
+}
+
+/**
+ * One streaming call, with the part of grpc-js's ServerDuplexStream the etcd handlers use.
+ * Events: 'data' (a request message), 'end' (the client half-closed), 'cancelled' (the client or the
+ * connection went away before the call finished), 'error' (emitted by a handler with a StatusError: the
+ * call ends with that status), 'drain', 'finish', 'close'.
+ */
+export class ServerStreamCall extends EventEmitter {
+  /** The request of a server-streaming call (its one message), undefined for client/bidi streams. */
+  request: unknown;
+  cancelled = false;
+  private headersSent = false;
+  private ended = false;
+  private status: StatusError | null = null;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly method: Method,
+  ) {
+    super();
+    this.on('error', (status: StatusError) => this.endWithStatus(status));
+    stream.on('drain', () => this.emit('drain'));
+    stream.on('finish', () => this.emit('finish'));
+    stream.on('close', () => {
+      if (!this.ended) {
+        this.cancelled = true;
+        this.emit('cancelled');
+      }
+      this.emit('close');
+    });
+  }
+
+  get writableEnded(): boolean {
+    return this.ended;
+  }
+
+  get destroyed(): boolean {
+    return this.stream.destroyed;
+  }
+
+  /** Sends one response message; false means the stream's buffer is full (wait for 'drain'). */
+  write(message: unknown, callback?: (err?: Error | null) => void): boolean {
+    if (this.ended || this.stream.destroyed || this.stream.closed) {
+      if (callback) queueMicrotask(() => callback());
+      return false;
+    }
+    this.sendHeaders();
+    return this.stream.write(frameMessage(this.method.serialize(message)), callback);
+  }
+
+  /** Ends the call with status OK. */
+  end(): void {
+    this.endWithStatus(null);
+  }
+
+  pause(): this {
+    this.stream.pause();
+    return this;
+  }
+
+  resume(): this {
+    this.stream.resume();
+    return this;
+  }
+
+  /** Ends the call with a status (OK when null); a second end is ignored. */
+  endWithStatus(status: StatusError | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.stream.destroyed || this.stream.closed) return;
+    if (!this.headersSent && status !== null) {
+      respondTrailersOnly(this.stream, status);
+      return;
+    }
+    this.status = status;
+    this.sendHeaders();
+    this.stream.end();
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    this.stream.respond(responseHeaders, { waitForTrailers: true });
+    this.stream.once('wantTrailers', () => {
+      const s = this.status;
+      this.stream.sendTrailers(
+        s === null
+          ? okTrailers
+          : { 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) },
+      );
+    });
+  }
+}
+
+function respondTrailersOnly(stream: http2.ServerHttp2Stream, status: StatusError): void {
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'grpc-status': String(status.code),
+      'grpc-message': encodeGrpcMessage(status.details),
+    },
+    { endStream: true },
+  );
+}
+
+export class GrpcH2Server {
+  private readonly methods = new Map<string, Method>();
+  private readonly serviceNames = new Set<string>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly h2: http2.Http2Server;
+  private readonly logger: Logger;
+  private readonly keepaliveTimeMs: number;
+  private readonly keepaliveTimeoutMs: number;
+
+  constructor(private readonly opts: GrpcH2ServerOptions) {
+    if (!(Number.isInteger(opts.maxReceiveMessageBytes) && opts.maxReceiveMessageBytes > 0)) {
+      throw new Error(
+        `maxReceiveMessageBytes must be a positive integer, got ${opts.maxReceiveMessageBytes}`,
+      );
+    }
+    this.logger = opts.logger;
+    this.keepaliveTimeMs = opts.keepaliveTimeMs ?? keepaliveTimeMsDefault;
+    this.keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? keepaliveTimeoutMsDefault;
+    // maxSessionMemory (MB): nghttp2's outbound queue per connection; many concurrent watch streams on one
+    // connection need more than node's 10 MB before it answers ENHANCE_YOUR_CALM.
+    this.h2 = http2.createServer({ maxSessionMemory: 64 });
+    this.h2.on('session', (session) => this.onSession(session));
+    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
+    this.h2.on('sessionError', (err) => this.logger.debug({ err }, 'HTTP/2 session error'));
+  }
+
+  /** Registers a service's methods; handlers are keyed by the method's name in the service definition. */
+  addService(service: grpc.ServiceDefinition, handlers: Record<string, MethodHandler>): void {
+    for (const [name, def] of Object.entries(service)) {
+      const handler = handlers[name];
+      if (handler === undefined) throw new Error(`no handler for ${def.path}`);
+      this.methods.set(def.path, {
+        name,
+        requestStream: def.requestStream,
+        responseStream: def.responseStream,
+        deserialize: def.requestDeserialize as (bytes: Buffer) => unknown,
+        serialize: def.responseSerialize as (value: unknown) => Buffer,
+        handler,
+      });
+      this.serviceNames.add(def.path.split('/')[1] as string);
+    }
+  }
+
+  /** Serves an accepted connection (a net.Socket, or any Duplex carrying HTTP/2 from its preface on). */
+  injectConnection(connection: Duplex): void {
+    this.h2.emit('connection', connection);
+  }
+
+  /** Ends every connection at once. */
+  close(): void {
+    for (const session of this.sessions) session.destroy();
+    this.sessions.clear();
+  }
+
+  private onSession(session: http2.ServerHttp2Session): void {
+    this.sessions.add(session);
+    session.on('error', (err) => this.logger.debug({ err }, 'HTTP/2 connection error'));
+    let lastActivity = Date.now();
+    session.on('stream', () => {
+      lastActivity = Date.now();
+    });
+    // Like grpc-go's keepalive: ping a connection idle for keepaliveTimeMs, drop it without an ack.
+    const timer = setInterval(
+      () => {
+        if (Date.now() - lastActivity < this.keepaliveTimeMs || session.destroyed) return;
+        const deadline = setTimeout(() => session.destroy(), this.keepaliveTimeoutMs);
+        deadline.unref();
+        const sent = session.ping((err) => {
+          clearTimeout(deadline);
+          if (err) session.destroy();
+          else lastActivity = Date.now();
+        });
+        if (!sent) clearTimeout(deadline);
+      },
+      Math.min(this.keepaliveTimeMs, 60_000),
+    );
+    timer.unref();
+    session.once('close', () => {
+      clearInterval(timer);
+      this.sessions.delete(session);
+    });
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    // A reset or a write after the client left must not become an uncaught 'error'.
+    stream.on('error', () => {});
+    const path = headers[':path'] ?? '';
+    const contentType = headers['content-type'] ?? '';
+    if (headers[':method'] !== 'POST' || !contentType.startsWith('application/grpc')) {
+      if (!stream.headersSent && !stream.destroyed) {
+        stream.respond({ ':status': headers[':method'] !== 'POST' ? 405 : 415 }, { endStream: true });
+      }
+      return;
+    }
+    const method = this.methods.get(path);
+    if (method === undefined) {
+      respondTrailersOnly(stream, { code: GrpcCode.Unimplemented, details: this.unknownMethod(path) });
+      stream.resume();
+      return;
+    }
+    const encoding = headers['grpc-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      respondTrailersOnly(stream, {
+        code: GrpcCode.Unimplemented,
+        details: `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`,
+      });
+      stream.resume();
+      return;
+    }
+    const timeoutMs = parseGrpcTimeoutMs(headers['grpc-timeout']);
+    if (timeoutMs === 'malformed') {
+      respondTrailersOnly(stream, {
+        code: GrpcCode.Internal,
+        details: `transport: malformed grpc-timeout: ${String(headers['grpc-timeout'])}`,
+      });
+      stream.resume();
+      return;
+    }
+    if (method.requestStream || method.responseStream) this.serveStream(stream, method, timeoutMs);
+    else this.serveUnary(stream, method, timeoutMs);
+  }
+
+  private unknownMethod(path: string): string {
+    const [, service = '', name = ''] = path.split('/');
+    return this.serviceNames.has(service)
+      ? `unknown method ${name} for service ${service}`
+      : `unknown service ${service}`;
+  }
+
+  private serveUnary(stream: http2.ServerHttp2Stream, method: Method, timeoutMs: number | undefined): void {
+    const reader = new MessageReader(this.opts.maxReceiveMessageBytes);
+    let request: Buffer | null = null;
+    let done = false;
+    let timer: NodeJS.Timeout | null = null;
+    const fail = (status: StatusError): void => {
+      if (done) return;
+      done = true;
+      if (timer !== null) clearTimeout(timer);
+      respondTrailersOnly(stream, status);
+    };
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(
+        () => fail({ code: GrpcCode.DeadlineExceeded, details: 'context deadline exceeded' }),
+        timeoutMs,
+      );
+    }
+    stream.on('data', (chunk: Buffer) => {
+      if (done) return;
+      try {
+        for (const message of reader.push(chunk)) {
+          if (request !== null) {
+            fail({ code: GrpcCode.Internal, details: 'grpc: too many messages in a unary request' });
+            return;
+          }
+          request = message;
+        }
+      } catch (e) {
+        if (e instanceof MessageFramingError) fail({ code: e.code, details: e.message });
+        else throw e;
+      }
+    });
+    stream.on('end', () => {
+      if (done) return;
+      if (request === null || reader.partial) {
+        fail({ code: GrpcCode.Internal, details: 'grpc: request message is missing or cut short' });
+        return;
+      }
+      let decoded: unknown;
+      try {
+        decoded = method.deserialize(request);
+      } catch (e) {
+        fail({
+          code: GrpcCode.Internal,
+          details: `grpc: error unmarshalling request: ${(e as Error).message}`,
+        });
+        return;
+      }
+      this.runUnary(
+        stream,
+        method,
+        decoded,
+        () => done,
+        (status) => fail(status),
+        () => {
+          done = true;
+          if (timer !== null) clearTimeout(timer);
+        },
+      );
+    });
+    stream.on('close', () => {
+      done = true;
+      if (timer !== null) clearTimeout(timer);
+    });
+  }
+
+  private runUnary(
+    stream: http2.ServerHttp2Stream,
+    method: Method,
+    request: unknown,
+    isDone: () => boolean,
+    fail: (status: StatusError) => void,
+    markDone: () => void,
+  ): void {
+    let response: Promise<unknown>;
+    try {
+      response = (method.handler as (req: unknown) => Promise<unknown>)(request);
+    } catch (e) {
+      fail(this.opts.errorToStatus(e, method.name));
+      return;
+    }
+    response.then(
+      (value) => {
+        if (isDone()) return;
+        let frame: Buffer;
+        try {
+          frame = frameMessage(method.serialize(value));
+        } catch (e) {
+          fail(this.opts.errorToStatus(e, method.name));
+          return;
+        }
+        markDone();
+        if (stream.destroyed || stream.closed) return;
+        stream.respond(responseHeaders, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers(okTrailers));
+        stream.end(frame);
+      },
+      (e: unknown) => fail(this.opts.errorToStatus(e, method.name)),
+    );
+  }
+
+  private serveStream(stream: http2.ServerHttp2Stream, method: Method, timeoutMs: number | undefined): void {
+    const call = new ServerStreamCall(stream, method);
+    const reader = new MessageReader(this.opts.maxReceiveMessageBytes);
+    let timer: NodeJS.Timeout | null = null;
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        call.cancelled = true;
+        call.emit('cancelled');
+        call.endWithStatus({ code: GrpcCode.DeadlineExceeded, details: 'context deadline exceeded' });
+      }, timeoutMs);
+      stream.once('close', () => clearTimeout(timer as NodeJS.Timeout));
+    }
+    let started = false;
+    let failed = false;
+    const start = (): void => {
+      if (started) return;
+      started = true;
+      (method.handler as StreamHandler)(call);
+    };
+    // A bidi or client stream starts at once; a server stream once its one request has arrived.
+    if (method.requestStream) start();
+    stream.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      let messages: Buffer[];
+      try {
+        messages = reader.push(chunk);
+      } catch (e) {
+        if (!(e instanceof MessageFramingError)) throw e;
+        failed = true;
+        call.emit('cancelled');
+        call.endWithStatus({ code: e.code, details: e.message });
+        return;
+      }
+      for (const message of messages) {
+        let decoded: unknown;
+        try {
+          decoded = method.deserialize(message);
+        } catch (e) {
+          failed = true;
+          call.emit('cancelled');
+          call.endWithStatus({
+            code: GrpcCode.Internal,
+            details: `grpc: error unmarshalling request: ${(e as Error).message}`,
+          });
+          return;
+        }
+        if (method.requestStream) call.emit('data', decoded);
+        else if (!started) {
+          call.request = decoded;
+          start();
+        }
+      }
+    });
+    stream.on('end', () => {
+      if (failed) return;
+      if (!started) {
+        call.endWithStatus({ code: GrpcCode.Internal, details: 'grpc: request message is missing' });
+        return;
+      }
+      if (method.requestStream) call.emit('end');
+    });
+  }
+}
