@@ -44,6 +44,13 @@ export interface AppliedState {
   readonly confState: ConfState;
 }
 
+interface PrivateBatch {
+  _batch(
+    ops: ReadonlyArray<{ type: 'put' | 'del'; key: Buffer; value?: Buffer }>,
+    options: { sync: boolean },
+  ): Promise<void>;
+}
+
 export interface BatchOp {
   readonly type: 'put' | 'del';
   readonly key: Buffer;
@@ -292,7 +299,12 @@ export class Disk {
         ? { type: 'put' as const, key: op.key, value: seal(op.value ?? Buffer.alloc(0)) }
         : { type: 'del' as const, key: op.key },
     );
-    await this.db.batch(sealed, { sync });
+    // abstract-level's public batch() clones every operation and looks up its encodings (2 KB of garbage and
+    // ~5 % of a leader's CPU under load); our keys and values are Buffers already, so an open database
+    // takes them through _batch, the documented private API every abstract-level implementation provides
+    // (classic-level's reads only type, key and value).
+    if (this.db.status === 'open') await (this.db as unknown as PrivateBatch)._batch(sealed, { sync });
+    else await this.db.batch(sealed, { sync });
   }
 
   /** Keys under a prefix (to delete a range in a batch: level has no atomic range delete). */
