@@ -36,6 +36,13 @@ import {
 } from './cache/watch-cache.js';
 import { KUBERNETES_VERSION } from './discovery.js';
 import { ApiServerMetrics } from './metrics.js';
+import {
+  EndpointsAdapter,
+  LeaseEndpointReconciler,
+  MASTER_LEASE_TTL_SECONDS_DEFAULT,
+  MasterLeases,
+  reconcileIntervalMsFor,
+} from './reconcilers/index.js';
 import type {
   FieldValidator,
   ManagedFieldsTracker,
@@ -85,7 +92,18 @@ export interface ApiServerFlags {
   defaultWatchCacheSize?: number;
   /** --watch-cache-sizes: "resource[.group]#size" entries overriding the default per resource. */
   watchCacheSizes?: string[];
+  /**
+   * --advertise-address: the IP the kubernetes Service's endpoints give for this apiserver. Default:
+   * --bind-address, or 127.0.0.1 when that is 0.0.0.0.
+   */
+  advertiseAddress?: string;
+  /** --endpoint-reconciler-type: lease (default) keeps default/kubernetes' endpoints; none leaves them alone. */
+  endpointReconcilerType?: EndpointReconcilerType;
+  /** The master lease's TTL in whole seconds (kube's 15 s, renewed every two thirds of it); short in tests. */
+  endpointReconcilerLeaseTtlSeconds?: number;
 }
+
+export type EndpointReconcilerType = 'lease' | 'none';
 
 /**
  * How often the watch cache's store watches ask for a progress notification: a linearizable list of
@@ -272,7 +290,7 @@ export const apiManagedFields: ManagedFieldsTracker = {
  * find the apiserver by: the first IP of the service range (which the allocator never hands out
  * otherwise), port 443 named https to the secure port. The IP is reserved in the shared bitmap in the
  * same txn as the Service, so the first apiserver to start wins and the others see it exists.
- * Endpoints for it come with the HA front (issue 7), which knows every apiserver's address.
+ * Its Endpoints and EndpointSlices are kept by the endpoint reconciler (reconcilers/).
  */
 async function ensureKubernetesService(storage: ObjectStorage, flags: ApiServerFlags): Promise<void> {
   const key = `${flags.etcdPrefix}/services/specs/default/kubernetes`;
@@ -320,6 +338,38 @@ async function ensureKubernetesService(storage: ObjectStorage, flags: ApiServerF
   }
 }
 
+/**
+ * kube-apiserver's endpoint reconciler, started once the server listens (a post-start hook there):
+ * this apiserver's lease under masterleases/ and the kubernetes Service's Endpoints and EndpointSlices
+ * kept to the live leases. On graceful shutdown it removes itself first, as kube's pre-shutdown hook.
+ */
+function startEndpointReconciler(
+  flags: ApiServerFlags,
+  client: EtcdClient,
+  storage: ObjectStorage,
+  server: ApiServer,
+  logger: Logger,
+): LeaseEndpointReconciler | undefined {
+  if ((flags.endpointReconcilerType ?? 'lease') === 'none') return undefined;
+  if (server.securePort === 0) {
+    logger.warn('no secure port: the kubernetes Service gets no endpoint for this apiserver');
+    return undefined;
+  }
+  const ttlSeconds = flags.endpointReconcilerLeaseTtlSeconds ?? MASTER_LEASE_TTL_SECONDS_DEFAULT;
+  const ip = flags.advertiseAddress ?? (flags.bindAddress === '0.0.0.0' ? '127.0.0.1' : flags.bindAddress);
+  const log = logger.child({ controller: 'endpoint-reconciler' });
+  const reconciler = new LeaseEndpointReconciler({
+    leases: new MasterLeases({ client, etcdPrefix: flags.etcdPrefix, ttlSeconds, logger: log }),
+    adapter: new EndpointsAdapter({ storage, etcdPrefix: flags.etcdPrefix, logger: log }),
+    self: { ip, port: server.securePort },
+    intervalMs: reconcileIntervalMsFor(ttlSeconds),
+    logger: log,
+  });
+  server.addPreShutdownHook('endpoint-reconciler', () => reconciler.removeEndpoints());
+  reconciler.start();
+  return reconciler;
+}
+
 const bootstrapNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 /** kube-apiserver's bootstrap controller: the system namespaces exist before anyone asks. */
@@ -350,6 +400,8 @@ async function ensureNamespaces(storage: ObjectStorage, etcdPrefix: string): Pro
 export interface RunningApiServer {
   server: ApiServer;
   storage: EtcdObjectStorage;
+  /** The lease endpoint reconciler; undefined with --endpoint-reconciler-type=none or no secure port. */
+  endpointReconciler?: LeaseEndpointReconciler;
   /** The admin kubeconfig written next to the generated CA, if the apiserver owns its CA. */
   kubeconfig: string | undefined;
   stop(): Promise<void>;
@@ -444,6 +496,7 @@ export async function startApiServer(
     insecurePort: flags.insecurePort,
   });
   await server.start();
+  const endpointReconciler = startEndpointReconciler(flags, client, storage, server, logger);
   const kubeconfig =
     flags.tlsCertFile === undefined && server.securePort > 0
       ? await writeAdminKubeconfig(
@@ -464,8 +517,10 @@ export async function startApiServer(
   return {
     server,
     storage,
+    endpointReconciler,
     kubeconfig,
     stop: async () => {
+      endpointReconciler?.stop();
       await server.stop();
       watchCache?.stop();
       rbac?.stop();

@@ -15,11 +15,13 @@ export {
   type AuthorizationMode,
   allowAll,
   defaultFlags,
+  type EndpointReconcilerType,
   type RunningApiServer,
   startApiServer,
 } from './config.js';
 export { KUBERNETES_VERSION, versionInfo } from './discovery.js';
 export { ApiServerMetrics } from './metrics.js';
+export * from './reconcilers/index.js';
 export type {
   FieldValidator,
   Patcher,
@@ -37,6 +39,7 @@ export {
   GOAWAY_CHANCE_MAX,
   LifecycleConfigError,
   type LifecycleOptions,
+  type PreShutdownHook,
   ServerLifecycle,
   type ShutdownPhase,
   type ShutdownResult,

@@ -38,7 +38,12 @@ import type { RestDeps } from './rest/deps.js';
 import { handleResource, resolveResource } from './rest/handler.js';
 import { toStatusError, writeError, writeJson } from './rest/respond.js';
 import { parseResourcePath, type ResourcePath } from './rest/url.js';
-import { type LifecycleOptions, ServerLifecycle, type ShutdownResult } from './shutdown.js';
+import {
+  type LifecycleOptions,
+  type PreShutdownHook,
+  ServerLifecycle,
+  type ShutdownResult,
+} from './shutdown.js';
 import type { Authenticator, Authorizer, RequestAttributes, UserInfo } from './types.js';
 
 /** What /openapi/* serve; built by packages/api's OpenAPI module. */
@@ -97,9 +102,21 @@ export class ApiServer {
   private securePortBound = 0;
   private insecurePortBound = 0;
   private readonly lifecycle: ServerLifecycle;
+  /** opts.deps, with watch timeouts from this server's --min-request-timeout unless deps set their own. */
+  private readonly deps: RestDeps;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.lifecycle = new ServerLifecycle(opts.lifecycle ?? {}, opts.logger);
+    // A function, not a number: the CLI configures the lifecycle after the server is built.
+    this.deps = {
+      ...opts.deps,
+      watchTimeoutSeconds: opts.deps.watchTimeoutSeconds ?? (() => this.lifecycle.watchTimeoutSeconds()),
+    };
+  }
+
+  /** Work to run as shutdown begins, while requests are still served (kube's AddPreShutdownHook). */
+  addPreShutdownHook(name: string, hook: PreShutdownHook): void {
+    this.lifecycle.addPreShutdownHook(name, hook);
   }
 
   /** Sets the shutdown and rebalancing options (the CLI's flags) on a server built without them. */
@@ -202,7 +219,7 @@ export class ApiServer {
       if (path !== undefined && verb !== undefined) {
         await this.serveResource(req, res, url, path, verb, user, insecure);
         // The watch handler returns once its stream is open; from here the server may end it.
-        if (verb === 'watch') this.lifecycle.watchStarted(res, url.searchParams.has('timeoutSeconds'));
+        if (verb === 'watch') this.lifecycle.watchStarted(res);
       } else await this.serveNonResource(req, res, url, user, insecure);
       code = res.statusCode;
     } catch (err) {
@@ -299,9 +316,9 @@ export class ApiServer {
       });
       return;
     }
-    const info = resolveResource(this.opts.deps, path);
+    const info = resolveResource(this.deps, path);
     const r: RestRequest = { req, res, url, path, info, verb, user };
-    await handleResource(this.opts.deps, r);
+    await handleResource(this.deps, r);
   }
 
   /** `kubectl auth can-i --list`: RBAC's rules, or everything under AlwaysAllow. */

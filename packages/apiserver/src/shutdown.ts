@@ -6,6 +6,8 @@
 // Rebalancing: a random fraction of responses carry `Connection: close` (--goaway-chance; HTTP/1.1's
 // form of HTTP/2 GOAWAY), and watches without timeoutSeconds end at a random time in
 // [min-request-timeout, 2 × min-request-timeout], so that watchers spread over apiservers again.
+// Pre-shutdown hooks (kube's PreShutdownHooks, e.g. removing this apiserver from the kubernetes
+// Service's endpoints) run as shutdown begins, alongside the delay.
 import type { Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
@@ -13,6 +15,8 @@ import type { Logger } from 'pino';
 export const GOAWAY_CHANCE_MAX = 0.02;
 /** How often the drain looks at in-flight requests and closes connections that went idle. */
 const drainPollMs = 50;
+/** How long pre-shutdown hooks may take; a hung store must not hold the shutdown up. */
+const preShutdownHookTimeoutMs = 5_000;
 
 export interface LifecycleOptions {
   /** --shutdown-delay-duration: how long /readyz fails while everything is still served. */
@@ -21,7 +25,7 @@ export interface LifecycleOptions {
   shutdownTimeoutMs: number;
   /** --goaway-chance: the probability that a non-watch response closes its connection. */
   goawayChance: number;
-  /** --min-request-timeout: a watch without timeoutSeconds lasts a random time in [this, 2 × this]. */
+  /** --min-request-timeout: a watch without timeoutSeconds lasts a random time in [this, 2 × this). */
   minRequestTimeoutSeconds: number;
   /** Injected for tests; Math.random by default. */
   random?: () => number;
@@ -85,6 +89,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Work to do as shutdown begins, while the apiserver still serves; bounded by a timeout. */
+export type PreShutdownHook = () => Promise<unknown>;
+
 /**
  * What the apiserver's HTTP front knows about the requests it serves, for shutdown and rebalancing.
  * Invariant: `watches` holds exactly the watch responses whose stream started and has not closed;
@@ -94,7 +101,8 @@ export class ServerLifecycle {
   private options: LifecycleOptions;
   private phaseNow: ShutdownPhase = 'Serving';
   private readonly inflight = new Set<ServerResponse>();
-  private readonly watches = new Map<ServerResponse, NodeJS.Timeout | undefined>();
+  private readonly watches = new Set<ServerResponse>();
+  private readonly preShutdownHooks = new Map<string, PreShutdownHook>();
   private shutdownRun: Promise<ShutdownResult> | undefined;
 
   constructor(
@@ -110,6 +118,26 @@ export class ServerLifecycle {
     const next = { ...this.options, ...options };
     validate(next);
     this.options = next;
+  }
+
+  /** Registers work to run as shutdown begins (kube's AddPreShutdownHook); names are unique. */
+  addPreShutdownHook(name: string, hook: PreShutdownHook): void {
+    if (this.preShutdownHooks.has(name))
+      throw new Error(`assertion failed: pre-shutdown hook ${name} registered twice`);
+    if (this.shuttingDown)
+      throw new Error(`assertion failed: pre-shutdown hook ${name} added during shutdown`);
+    this.preShutdownHooks.set(name, hook);
+  }
+
+  /**
+   * The lifetime of a watch that gave no timeoutSeconds, drawn afresh for each watch as kube's watch
+   * handler does: a random time in [--min-request-timeout, 2 × --min-request-timeout).
+   */
+  watchTimeoutSeconds(): number {
+    const random = this.options.random ?? Math.random;
+    const r = random();
+    if (!(r >= 0 && r < 1)) throw new Error(`assertion failed: random() gave ${r}, not a number in [0, 1)`);
+    return this.options.minRequestTimeoutSeconds * (1 + r);
   }
 
   get phase(): ShutdownPhase {
@@ -146,9 +174,11 @@ export class ServerLifecycle {
 
   /**
    * Called once a watch's handler returned with its stream open. Ending the watch means ending its
-   * chunked response, so that the client sees a clean end of stream and re-watches.
+   * chunked response, so that the client sees a clean end of stream and re-watches. The watch handler
+   * itself ends it at its timeout (timeoutSeconds, or watchTimeoutSeconds()), with a last bookmark
+   * just before; a second timer here would only race it.
    */
-  watchStarted(res: ServerResponse, timeoutGiven: boolean): void {
+  watchStarted(res: ServerResponse): void {
     if (!res.headersSent || res.writableEnded || res.destroyed) return;
     // The watch handler may still write an event between our end() and its own 'close' handler;
     // that write fails with ERR_STREAM_WRITE_AFTER_END, which must not crash the process.
@@ -157,23 +187,8 @@ export class ServerLifecycle {
       res.end();
       return;
     }
-    const timer = timeoutGiven ? undefined : this.watchTimer(res);
-    this.watches.set(res, timer);
-    res.once('close', () => {
-      clearTimeout(this.watches.get(res));
-      this.watches.delete(res);
-    });
-  }
-
-  private watchTimer(res: ServerResponse): NodeJS.Timeout {
-    const random = this.options.random ?? Math.random;
-    const seconds = this.options.minRequestTimeoutSeconds * (1 + random());
-    const timer = setTimeout(() => {
-      this.logger.debug({ seconds }, 'watch reached its request timeout: ending it');
-      res.end();
-    }, seconds * 1000);
-    timer.unref();
-    return timer;
+    this.watches.add(res);
+    res.once('close', () => this.watches.delete(res));
   }
 
   /** Runs the graceful shutdown once; later calls return the same run. */
@@ -186,7 +201,7 @@ export class ServerLifecycle {
     const startedMs = Date.now();
     const { shutdownDelayMs, shutdownTimeoutMs } = this.options;
     this.enter('ShutdownInitiated', { shutdownDelayMs, watches: this.watches.size });
-    await sleep(shutdownDelayMs);
+    await Promise.all([sleep(shutdownDelayMs), this.runPreShutdownHooks()]);
     this.enter('AfterShutdownDelayDuration', { inflight: this.inflight.size });
     // Node ≥ 19: close() also closes connections that are idle at this moment.
     for (const s of servers) s.close();
@@ -206,8 +221,31 @@ export class ServerLifecycle {
     return { watchesEnded, requestsLeft, durationMs };
   }
 
+  /** Runs every pre-shutdown hook at once; a failing or hung hook is logged, never fatal. */
+  private async runPreShutdownHooks(): Promise<void> {
+    const runs = [...this.preShutdownHooks].map(async ([name, hook]) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), preShutdownHookTimeoutMs);
+      });
+      try {
+        const outcome = await Promise.race([hook().then(() => 'done' as const), timedOut]);
+        if (outcome === 'timeout')
+          this.logger.warn(
+            { hook: name, preShutdownHookTimeoutMs },
+            'pre-shutdown hook did not finish in time',
+          );
+      } catch (err) {
+        this.logger.warn({ hook: name, err: (err as Error).message }, 'pre-shutdown hook failed');
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    await Promise.all(runs);
+  }
+
   private endAllWatches(): number {
-    const ending = [...this.watches.keys()];
+    const ending = [...this.watches];
     for (const res of ending) res.end();
     return ending.length;
   }

@@ -1,6 +1,7 @@
 // Graceful shutdown and rebalancing of one in-process apiserver on a real 1-member etcd: /readyz
-// during the shutdown delay, watches ended cleanly, watch timeouts from --min-request-timeout, and
-// --goaway-chance's Connection: close.
+// during the shutdown delay, pre-shutdown hooks, watches ended cleanly, watch timeouts from
+// --min-request-timeout (drawn by the lifecycle, applied by the watch handler), and --goaway-chance's
+// Connection: close.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,6 +150,65 @@ describe('apiserver graceful shutdown (in process)', () => {
     },
     testTimeoutMs,
   );
+
+  it(
+    'times watches in the watch handler from --min-request-timeout: min × (1 + random), with a last bookmark',
+    async () => {
+      // Proves: the configured min-request-timeout reaches the watch handler (not only a lifecycle timer).
+      const { api, url } = await startOne();
+      // 2 × (1 + 0.25) = 2.5 s; the handler sends its last bookmark 1 s before the end.
+      api.server.configureLifecycle({ minRequestTimeoutSeconds: 2, random: () => 0.25 });
+      const path = `${url}/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true`;
+      const startedMs = Date.now();
+      // timeoutSeconds=0 means no timeout given, as in kube: it gets the drawn one, not an instant end.
+      const [plain, zero] = await Promise.all([openWatch(path), openWatch(`${path}&timeoutSeconds=0`)]);
+      for (const w of [plain, zero]) {
+        expect(await w.ended).toBe('clean');
+        const lastedMs = (w.endedAtMs() ?? 0) - startedMs;
+        expect(lastedMs).toBeGreaterThanOrEqual(2_400);
+        expect(lastedMs).toBeLessThan(3_200);
+        // Only the watch handler sends bookmarks: its timeout was the configured one, not 1800 s.
+        expect(w.lines.some((l) => l.includes('"type":"BOOKMARK"'))).toBe(true);
+      }
+    },
+    testTimeoutMs,
+  );
+
+  it(
+    'runs pre-shutdown hooks as shutdown begins, while still serving, and survives a failing one',
+    async () => {
+      // Proves: hooks (the endpoint reconciler's RemoveEndpoints) run at ShutdownInitiated; a throw does not stop shutdown.
+      const { api, url } = await startOne();
+      api.server.configureLifecycle({ shutdownDelayMs: 600, shutdownTimeoutMs: 1_000 });
+      let hookRanAtMs: number | undefined;
+      let readyzDuringHook: number | undefined;
+      api.server.addPreShutdownHook('probe', async () => {
+        hookRanAtMs = Date.now();
+        readyzDuringHook = (await fetch(`${url}/readyz`)).status;
+      });
+      api.server.addPreShutdownHook('broken', async () => {
+        throw new Error('hook failed on purpose');
+      });
+      expect(() => api.server.addPreShutdownHook('probe', async () => {})).toThrow(/registered twice/);
+      const startedMs = Date.now();
+      const result = await api.server.shutdown();
+      expect((hookRanAtMs ?? Number.POSITIVE_INFINITY) - startedMs).toBeLessThan(300);
+      expect(readyzDuringHook).toBe(500);
+      expect(result.durationMs).toBeLessThan(2_000);
+    },
+    testTimeoutMs,
+  );
+
+  it('draws watch timeouts in [min, 2 × min) from the injected random', () => {
+    // Proves: watchTimeoutSeconds follows kube's formula and rejects a random outside [0, 1).
+    const logger = pino({ level: 'silent' });
+    const lifecycle = new ServerLifecycle({ minRequestTimeoutSeconds: 10, random: () => 0 }, logger);
+    expect(lifecycle.watchTimeoutSeconds()).toBe(10);
+    lifecycle.configure({ random: () => 0.999 });
+    expect(lifecycle.watchTimeoutSeconds()).toBeCloseTo(19.99);
+    lifecycle.configure({ random: () => 1 });
+    expect(() => lifecycle.watchTimeoutSeconds()).toThrow(/assertion failed/);
+  });
 
   it(
     'lets kubectl get -w exit when the apiserver shuts down',

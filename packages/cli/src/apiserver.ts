@@ -1,4 +1,5 @@
 // `keelson apiserver`: the Kubernetes apiserver over the etcd v3 API, with kube-apiserver's flags.
+import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Io } from './io.js';
 
@@ -31,6 +32,9 @@ interface ApiserverOpts {
   shutdownTimeout: number;
   goawayChance: number;
   minRequestTimeout: number;
+  advertiseAddress?: string;
+  endpointReconcilerType: 'lease' | 'none';
+  endpointReconcilerLeaseTtl: number;
 }
 
 const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -58,6 +62,14 @@ function positiveSeconds(value: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError(`expected whole seconds ≥ 1, got "${value}"`);
   return n;
+}
+
+function ipAddress(value: string): string {
+  if (isIP(value) === 0) throw new InvalidArgumentError(`expected an IP address, got "${value}"`);
+  // As kube: clients cannot be sent to "any address".
+  if (value === '0.0.0.0' || value === '::')
+    throw new InvalidArgumentError(`--advertise-address must be a routable address, not ${value}`);
+  return value;
 }
 
 function port(value: string): number {
@@ -163,6 +175,27 @@ export function addApiserverCommand(program: Command, io: Io, setExit: (code: nu
       1800,
     )
     .option(
+      '--advertise-address <ip>',
+      'the IP the kubernetes Service’s endpoints give for this apiserver (default: --bind-address, ' +
+        'or 127.0.0.1 when that is 0.0.0.0)',
+      ipAddress,
+    )
+    .addOption(
+      new Option(
+        '--endpoint-reconciler-type <type>',
+        'lease: keep the kubernetes Service’s endpoints to the apiservers whose master lease is live; ' +
+          'none: leave them alone',
+      )
+        .choices(['lease', 'none'])
+        .default('lease'),
+    )
+    .option(
+      '--endpoint-reconciler-lease-ttl <seconds>',
+      'how long a master lease outlives its apiserver (renewed every two thirds of it); kube uses 15',
+      positiveSeconds,
+      15,
+    )
+    .option(
       '--watch-cache <bool>',
       'serve lists and watches from an in-memory cache fed by one store watch per resource',
       'true',
@@ -227,6 +260,9 @@ async function runApiserver(opts: ApiserverOpts, io: Io): Promise<number> {
     watchCache: boolFlag('watch-cache', opts.watchCache),
     defaultWatchCacheSize: opts.defaultWatchCacheSize,
     watchCacheSizes: opts.watchCacheSizes.flatMap((v) => list(v)),
+    advertiseAddress: opts.advertiseAddress,
+    endpointReconcilerType: opts.endpointReconcilerType,
+    endpointReconcilerLeaseTtlSeconds: opts.endpointReconcilerLeaseTtl,
   };
   let running: Awaited<ReturnType<typeof startApiServer>>;
   try {

@@ -83,6 +83,12 @@ export interface RestDeps {
   logger: Logger;
   /** Called when a watch opens (+1) and closes (-1), for apiserver_registered_watchers. */
   watchers?: (info: ResourceInfo, delta: number) => void;
+  /**
+   * The lifetime in seconds of a watch that gave no timeoutSeconds, drawn for each watch: a random
+   * time in [--min-request-timeout, 2 × that). ApiServer supplies it from its lifecycle options;
+   * absent, kube-apiserver's default of 1800 s applies.
+   */
+  watchTimeoutSeconds?: () => number;
   /** Milliseconds between BOOKMARK events on watches that allow them. */
   bookmarkIntervalMs?: number;
   /** The watch cache (--watch-cache); undefined: every list and watch goes to the store. */

@@ -18,8 +18,11 @@ import { filterOf, listObjects, parseRevision } from './read.js';
 import { type Negotiated, negotiate } from './respond.js';
 import { buildTable, parseIncludeObject, partialMetadata } from './table.js';
 
-/** kube-apiserver's --min-request-timeout: watches without timeoutSeconds end after 30–60 min. */
-const minRequestTimeoutSeconds = 1800;
+/**
+ * kube-apiserver's default --min-request-timeout, for deps without watchTimeoutSeconds: watches without
+ * timeoutSeconds end after 30–60 min.
+ */
+const minRequestTimeoutSecondsDefault = 1800;
 /** Events buffered for a slow client before the watch is ended (the client re-lists). */
 const bufferedBytesMax = 16 * 1024 * 1024;
 /** A cache watcher is handed more events only while its socket holds less than this. */
@@ -90,7 +93,9 @@ export async function handleWatch(deps: RestDeps, r: RestRequest): Promise<void>
   const nameFilter = r.path.name;
   const matches = (obj: KubeObject): boolean =>
     (nameFilter === '' || obj.metadata?.name === nameFilter) && filter.matches(obj);
-  const timeoutSeconds = intParam(q, 'timeoutSeconds') ?? minRequestTimeoutSeconds * (1 + Math.random());
+  // As kube: timeoutSeconds=0 is no timeout given, not a watch that ends at once.
+  const timeoutGiven = intParam(q, 'timeoutSeconds') ?? 0;
+  const timeoutSeconds = timeoutGiven > 0 ? timeoutGiven : defaultWatchTimeoutSeconds(deps);
   const bookmarks = q.get('allowWatchBookmarks') === 'true';
   const encoder = encoderFor(deps, r.info, out, q);
   const common = { matches, timeoutSeconds, bookmarks, encoder };
@@ -109,6 +114,13 @@ export async function handleWatch(deps: RestDeps, r: RestRequest): Promise<void>
     from = listed.revision;
   } else from = parseRevision(rv);
   streamWatch(deps, r, { from, initial, ...common });
+}
+
+/** As kube's watch handler: a client that names no timeout gets one in [min, 2 × min) of --min-request-timeout. */
+function defaultWatchTimeoutSeconds(deps: RestDeps): number {
+  const seconds = deps.watchTimeoutSeconds?.() ?? minRequestTimeoutSecondsDefault * (1 + Math.random());
+  if (!(seconds > 0)) throw new Error(`assertion failed: watch timeout must be > 0 s, got ${seconds}`);
+  return seconds;
 }
 
 interface CommonOptions {
