@@ -15,7 +15,8 @@ function checkOptions(c: LbConfig): string {
       : c.healthCaFile === undefined
         ? ' check-ssl verify none'
         : ` check-ssl verify required ca-file ${c.healthCaFile}`;
-  return `check${tls} inter ${c.healthIntervalMs} fall ${c.fall} rise ${c.rise}`;
+  // observe layer4 … mark-down: a refused client connection takes the server out at once, as keelson lb does.
+  return `check${tls} inter ${c.healthIntervalMs} fall ${c.fall} rise ${c.rise} observe layer4 error-limit 1 on-error mark-down`;
 }
 
 /** haproxy.cfg text (HAProxy 2.2 or later). The listen port is printed as given (0 is not useful). */

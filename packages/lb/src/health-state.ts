@@ -35,3 +35,13 @@ export function observeCheck(s: HealthState, ok: boolean, rise: number, fall: nu
   const down = failStreak >= fall || !s.checked;
   return { healthy: s.healthy && !down, okStreak: 0, failStreak, checked: true };
 }
+
+/**
+ * The state after a client connection was refused (nothing listens at the backend): down at once, as
+ * HAProxy's `observe layer4 error-limit 1 on-error mark-down`; checks bring it back after `rise`
+ * successes. A refused connect is definitive, unlike a timeout, which may only mean load.
+ */
+export function observeRefusal(s: HealthState, rise: number, fall: number): HealthState {
+  assert(rise >= 1 && fall >= 1, 'rise and fall are at least 1');
+  return { healthy: false, okStreak: 0, failStreak: Math.max(s.failStreak, fall), checked: true };
+}

@@ -16,7 +16,7 @@ export {
 } from './config.js';
 export { LbError, type LbErrorCode } from './errors.js';
 export { renderHaproxyConfig } from './haproxy.js';
-export { type HealthState, initialHealth, observeCheck } from './health-state.js';
+export { type HealthState, initialHealth, observeCheck, observeRefusal } from './health-state.js';
 export { type DrainResult, LoadBalancer, type LoadBalancerOptions, startLoadBalancer } from './lb.js';
 export { createLbLogger, type LogLevel } from './log.js';
 export { LbMetrics, type LbMetricsOptions } from './metrics.js';

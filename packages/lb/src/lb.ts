@@ -216,6 +216,7 @@ export class LoadBalancer {
       detached: (b) => this.pool.detached(b),
       connectFailed: (b: Backend, err: Error) => {
         this.metrics.connectFailuresTotal.inc({ backend: b.address });
+        if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') this.pool.refused(b, err);
         this.logger.warn(
           { backend: b.name, address: b.address, err: err.message },
           'backend did not accept the connection: trying the next one',

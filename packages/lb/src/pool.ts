@@ -13,7 +13,7 @@ import { type Candidate, pickBackend } from './balancer.js';
 import type { BalanceMode, HostPort } from './config.js';
 import { formatHostPort } from './config.js';
 import { assert } from './errors.js';
-import { type HealthState, initialHealth, observeCheck } from './health-state.js';
+import { type HealthState, initialHealth, observeCheck, observeRefusal } from './health-state.js';
 import type { LbMetrics } from './metrics.js';
 import type { CheckResult, Probe } from './probe.js';
 
@@ -160,8 +160,27 @@ export class BackendPool {
     const before = b.health;
     b.health = observeCheck(before, result.ok, this.opts.rise, this.opts.fall);
     b.lastCheck = result;
+    this.opts.metrics.healthChecksTotal.inc({ backend: b.address, result: result.ok ? 'ok' : 'fail' });
+    this.transitioned(b, before, result);
+  }
+
+  /**
+   * A client connection to b was refused: b leaves the rotation now rather than at its next failed
+   * checks (up to fall × interval later), so that a killed apiserver costs new clients no retries.
+   */
+  refused(b: Backend, err: Error): void {
+    const before = b.health;
+    b.health = observeRefusal(before, this.opts.rise, this.opts.fall);
+    this.transitioned(b, before, {
+      ok: false,
+      error: `client connection refused: ${err.message}`,
+      at: new Date().toISOString(),
+      durationMs: 0,
+    });
+  }
+
+  private transitioned(b: Backend, before: HealthState, result: CheckResult): void {
     const m = this.opts.metrics;
-    m.healthChecksTotal.inc({ backend: b.address, result: result.ok ? 'ok' : 'fail' });
     if (before.healthy === b.health.healthy) return;
     m.backendUp.set({ backend: b.address }, b.health.healthy ? 1 : 0);
     m.backendTransitionsTotal.inc({ backend: b.address, to: b.health.healthy ? 'up' : 'down' });

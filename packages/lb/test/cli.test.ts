@@ -72,7 +72,7 @@ describe('keelson lb', () => {
     expect(res.status).toBe(0);
     expect(res.stdout).toContain('    balance roundrobin\n');
     expect(res.stdout).toContain(
-      '    server api2 10.0.0.2:6443 check check-ssl verify none inter 500 fall 2 rise 2\n',
+      '    server api2 10.0.0.2:6443 check check-ssl verify none inter 500 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down\n',
     );
   });
 

@@ -157,6 +157,24 @@ describe('health checks', () => {
     expect(metrics).toMatch(/backend="127\.0\.0\.1:\d+"} [1-9]/);
   });
 
+  it('takes a backend that refuses a client connection out at once, before its checks notice', async () => {
+    // Proves the layer-4 observation (HAProxy's observe layer4 on-error mark-down): with checks that
+    // still pass and far apart, one refused client connection marks the backend down, so round-robin
+    // sends no later connection to it (without it, every other connection would hit it first).
+    const bs = await backends(1);
+    const dead = await startBackend('dead');
+    await dead.kill();
+    const lb = await lbFor([dead, ...bs], { healthIntervalMs: 60_000 }, okProbe);
+    await waitFor('first checks', () => lb.backends().every((s) => s.lastCheck !== null));
+    expect(lb.backends()[0]?.healthy).toBe(true);
+    for (let i = 0; i < 6; i++) expect((await get(lb.listenAddress, '/who')).body).toBe('b1');
+    expect(lb.backends()[0]?.healthy).toBe(false);
+    const metrics = await lb.metrics.registry.getSingleMetricAsString(
+      'keelson_lb_backend_connect_failures_total',
+    );
+    expect(metrics).toMatch(/backend="127\.0\.0\.1:\d+"} 1$/m);
+  });
+
   it('closes client connections when no backend is healthy', async () => {
     // Proves that with every backend down, a client connection is closed at once, not left hanging.
     const bs = await backends(1);

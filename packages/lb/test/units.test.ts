@@ -6,6 +6,7 @@ import {
   initialHealth,
   LbError,
   observeCheck,
+  observeRefusal,
   parseHostPort,
   pickBackend,
   renderHaproxyConfig,
@@ -123,6 +124,16 @@ describe('observeCheck', () => {
     expect(s.healthy).toBe(true);
     expect(observeCheck(initialHealth(), false, 2, 2).healthy).toBe(false);
   });
+
+  it('a refused client connection marks a backend down at once; rise checks bring it back', () => {
+    // Proves observeRefusal skips fall but not rise.
+    let s = observeRefusal(observeCheck(initialHealth(), true, 2, 3), 2, 3);
+    expect(s).toMatchObject({ healthy: false, okStreak: 0, failStreak: 3 });
+    s = observeCheck(s, true, 2, 3);
+    expect(s.healthy).toBe(false);
+    s = observeCheck(s, true, 2, 3);
+    expect(s.healthy).toBe(true);
+  });
 });
 
 function referenceHealthy(history: readonly boolean[], rise: number, fall: number): boolean {
@@ -202,13 +213,15 @@ describe('renderHaproxyConfig', () => {
       '    balance leastconn',
       '    option httpchk GET /readyz',
       '    http-check expect status 200',
-      '    server api1 10.0.0.1:6443 check check-ssl verify none inter 500 fall 2 rise 2',
-      '    server api2 10.0.0.2:6443 check check-ssl verify none inter 500 fall 2 rise 2',
+      '    server api1 10.0.0.1:6443 check check-ssl verify none inter 500 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down',
+      '    server api2 10.0.0.2:6443 check check-ssl verify none inter 500 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down',
     ])
       expect(text.split('\n')).toContain(line);
     const verified = renderHaproxyConfig({ ...c, healthCaFile: '/etc/k/ca.crt' });
     expect(verified).toContain('check check-ssl verify required ca-file /etc/k/ca.crt inter 500');
     const plain = renderHaproxyConfig({ ...c, healthScheme: 'http' });
-    expect(plain).toContain('server api1 10.0.0.1:6443 check inter 500 fall 2 rise 2');
+    expect(plain).toContain(
+      'server api1 10.0.0.1:6443 check inter 500 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down',
+    );
   });
 });

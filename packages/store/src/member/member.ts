@@ -62,6 +62,8 @@ const PROPOSAL_BATCH_MAX = 512;
 
 /** Upper bound on proposals waiting for their apply, per member. */
 const PENDING_PROPOSALS_MAX = 50_000;
+/** Campaigns a member makes after its leader's process is gone, before leaving it to the election timeout. */
+const LEADER_LOSS_CAMPAIGNS_MAX = 3;
 
 export interface MemberHooks {
   /** Forwards a lease keep-alive / time-to-live to the leader's client URL. */
@@ -251,14 +253,33 @@ export class StoreMember implements StoreBackend {
     if (peer !== this.lead || this.isLeader() || this.stopped) return;
     const self = this.sm.members.get(this.settings.memberId);
     if (self === undefined || self.isLearner) return;
+    this.campaignAfterLeaderLoss(peer, 1);
+  }
+
+  /**
+   * Campaigns after a random delay of up to two heartbeats. Two survivors that campaign within one
+   * message round trip of each other split the vote (each votes for itself); rather than leave that to
+   * the election timeout (1–2 s), a member that still knows no leader tries again, a bounded number of
+   * times, each after a new random delay, so that one of them soon goes first.
+   */
+  private campaignAfterLeaderLoss(peer: number, attempt: number): void {
     const delayMs = randomInt(0, 2 * this.settings.heartbeatIntervalMs + 1);
     setTimeout(() => {
       // Skip if a new leader is known. With no leader (another survivor's campaign is under way) still
       // campaign: that survivor may lose for a shorter log, and this one must then not wait a timeout.
       if (this.stopped || this.isLeader() || (this.lead !== peer && this.lead !== 0)) return;
-      this.log.warn({ leader: peer.toString(16), delayMs }, 'leader process is gone; campaigning now');
+      this.log.warn(
+        { leader: peer.toString(16), delayMs, attempt },
+        'leader process is gone; campaigning now',
+      );
       this.loop.raw.campaignNow();
       this.loop.schedule();
+      if (attempt >= LEADER_LOSS_CAMPAIGNS_MAX) return;
+      // A vote round takes one round trip; by two heartbeats it has been won or split.
+      setTimeout(() => {
+        if (this.stopped || this.isLeader() || this.lead !== 0) return;
+        this.campaignAfterLeaderLoss(peer, attempt + 1);
+      }, 2 * this.settings.heartbeatIntervalMs);
     }, delayMs);
   }
 

@@ -31,6 +31,7 @@ export class ReadBarrier {
   private queued: Waiter[] = [];
   private inFlight: InFlight | null = null;
   private seq = 0;
+  private issueScheduled = false;
   private readonly prefix = randomBytes(8).toString('hex');
 
   constructor(
@@ -47,7 +48,21 @@ export class ReadBarrier {
     }
     return new Promise<void>((resolve, reject) => {
       this.queued.push({ resolve, reject, deadlineMs: this.host.now() + this.timeoutMs });
-      if (this.inFlight === null) this.issueNext();
+      this.scheduleIssue();
+    });
+  }
+
+  /**
+   * Issues the next ReadIndex at the end of this event-loop turn rather than at once, so that every
+   * read that arrived in the turn (one socket read carries many HTTP/2 streams) shares one heartbeat
+   * round instead of the first read taking a round of its own.
+   */
+  private scheduleIssue(): void {
+    if (this.inFlight !== null || this.issueScheduled) return;
+    this.issueScheduled = true;
+    setImmediate(() => {
+      this.issueScheduled = false;
+      if (this.inFlight === null && this.queued.length > 0) this.issueNext();
     });
   }
 
