@@ -3,7 +3,7 @@
 // dies stops renewing; its lease expires and the next reconcile of any survivor drops it. One that
 // shuts down gracefully removes its lease and reconciles at once (RemoveEndpoints).
 import type { Logger } from 'pino';
-import type { EndpointsAdapter, SyncResult } from './endpoints-adapter.js';
+import { type EndpointsAdapter, EndpointsReconcileError, type SyncResult } from './endpoints-adapter.js';
 import type { MasterAddress, MasterLeases } from './master-leases.js';
 
 /** kube-apiserver reconciles every 10 s against a 15 s lease: two thirds of the TTL. */
@@ -68,7 +68,15 @@ export class LeaseEndpointReconciler {
     return this.serialised(async () => {
       await this.o.leases.remove(this.o.self);
       this.o.logger.info({ self: this.o.self }, 'removed this apiserver from the kubernetes endpoints');
-      return this.o.adapter.sync(() => this.o.leases.list());
+      try {
+        return await this.o.adapter.sync(() => this.o.leases.list());
+      } catch (err) {
+        // The last apiserver to leave: like kube, its endpoint stays rather than none at all. Expected,
+        // so not a failed shutdown hook.
+        if (!(err instanceof EndpointsReconcileError && err.code === 'NO_MASTER_LEASES')) throw err;
+        this.o.logger.info('no other apiserver holds a lease: the kubernetes endpoints are left as they are');
+        return undefined;
+      }
     });
   }
 
