@@ -17,7 +17,6 @@
 // + 15 s + afterAll 15 s keep the whole file under 120 s; a normal run takes about 25 s.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,7 +28,6 @@ import {
   clusterUp,
   isComponentProcess,
   lbBackends,
-  PORT_SPAN,
   planComponents,
   readLayout,
   readPidFile,
@@ -37,6 +35,7 @@ import {
 } from '@keelson/cluster';
 import type { CoreV1Api, Informer, KubeConfig, ObjectCache, V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeBasePort, killLeftovers, sleep } from './harness.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainScript = join(repoRoot, 'packages/cli/dist/main.js');
@@ -71,37 +70,6 @@ let api: CoreV1Api;
 function remember(result: UpResult): UpResult {
   for (const pid of Object.values(result.pids)) seenPids.add(pid);
   return result;
-}
-
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - PORT_SPAN));
-    const ports = Array.from({ length: PORT_SPAN }, (_, i) => base + i);
-    const free = await Promise.all(ports.map(portFree));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no free block of ports found');
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const s = createServer();
-    s.once('error', () => done(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => done(true)));
-  });
-}
-
-function killLeftovers(clusterDir: string, pidsSeen: Iterable<number>): void {
-  const layout = readLayout(clusterDir);
-  const plans = layout === undefined ? [] : planComponents(clusterPaths(clusterDir), layout);
-  for (const plan of plans) {
-    const pids = [readPidFile(plan.pidFile), ...pidsSeen].filter((p): p is number => p !== null);
-    for (const pid of pids) if (isComponentProcess(pid, plan)) process.kill(pid, 'SIGKILL');
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Whether `pid` has exited (gone, or a zombie not yet reaped): its listening socket is closed. */

@@ -17,7 +17,6 @@ import {
   clusterUp,
   isComponentProcess,
   lbBackends,
-  PORT_SPAN,
   planComponents,
   readCmdline,
   readLayout,
@@ -25,6 +24,7 @@ import {
   type UpResult,
 } from '@keelson/cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeBasePort, killLeftovers, sleep } from './harness.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainScript = join(repoRoot, 'packages/cli/dist/main.js');
@@ -41,27 +41,6 @@ const seenPids = new Set<number>();
 function remember(result: UpResult): UpResult {
   for (const pid of Object.values(result.pids)) seenPids.add(pid);
   return result;
-}
-
-/** A base port with all PORT_SPAN ports after it free right now (random, retried a bounded number of times). */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's ephemeral range (32768+): there, the cluster's own outgoing connections could
-    // take a port of a component that is down for a moment and make its restart fail.
-    const base = 20_000 + Math.floor(Math.random() * (32_768 - 20_000 - PORT_SPAN));
-    const ports = Array.from({ length: PORT_SPAN }, (_, i) => base + i);
-    const free = await Promise.all(ports.map(portFree));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no free block of ports found');
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const s = createServer();
-    s.once('error', () => done(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => done(true)));
-  });
 }
 
 function kubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -86,20 +65,6 @@ function processesOfCluster(clusterDir = dir): number[] {
   return pids.filter(
     (pid) => pid !== process.pid && (readCmdline(pid) ?? []).some((a) => a.startsWith(clusterDir)),
   );
-}
-
-/** Kills (SIGKILL) whatever of the cluster in `clusterDir` is still running: a test's last resort. */
-function killLeftovers(clusterDir: string, pidsSeen: Iterable<number>): void {
-  const layout = readLayout(clusterDir);
-  const plans = layout === undefined ? [] : planComponents(clusterPaths(clusterDir), layout);
-  for (const plan of plans) {
-    const pids = [readPidFile(plan.pidFile), ...pidsSeen].filter((p): p is number => p !== null);
-    for (const pid of pids) if (isComponentProcess(pid, plan)) process.kill(pid, 'SIGKILL');
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 beforeAll(async () => {
