@@ -11,14 +11,18 @@
 //
 //   node bench/dist/apiserver-creates.js [--clients 64,1] [--duration 10] [--warmup 2] [--prime 3]
 //        [--targets lb,direct] [--balance roundrobin|leastconn] [--json] [--out-dir DIR]
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { keelsonMain, launchCluster, sleep, waitFor } from './clusters.js';
+import { launchCluster, sleep, waitFor } from './clusters.js';
 import { LatencyHistogram, type LatencyPercentilesMs } from './histogram.js';
+import {
+  type KeelsonChild,
+  KeelsonStartError,
+  spawnKeelson as spawnKeelsonProcess,
+} from './keelson-process.js';
 
 export type CreatesTarget = 'lb' | 'direct';
 export type CreatesBalance = 'roundrobin' | 'leastconn';
@@ -80,7 +84,6 @@ export class CreatesBenchError extends Error {
 }
 
 const startTimeoutMs = 30_000;
-const stopGraceMs = 5_000;
 const requestTimeoutMs = 30_000;
 /** A failed create is retried after this pause, so that a refusing server is not hammered in a spin. */
 const errorPauseMs = 20;
@@ -89,62 +92,16 @@ const durationSMax = 3_600;
 /** No client makes more creates than this in a row (the deadline ends it far sooner). */
 const createsPerClientMax = 10_000_000;
 
-/** A process this bench started; stop() signals only its PID. */
-interface Child {
-  proc: ChildProcess;
-  stop(): Promise<void>;
-}
+type Child = KeelsonChild;
 
-/** Spawns `keelson <args>` and resolves with its first stdout line that starts with `prefix`. */
+/** Spawns `keelson <args>`; a start failure is this bench's START_FAILED. */
 async function spawnKeelson(args: string[], prefix: string): Promise<{ child: Child; line: string }> {
-  const proc = spawn(process.execPath, [keelsonMain, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr?.on('data', (b: Buffer) => {
-    stderr = (stderr + b.toString()).slice(-8_192);
-  });
-  const reap = (): void => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
-  process.once('exit', reap);
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), stopGraceMs);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.removeListener('exit', reap);
-  };
-  const child = { proc, stop };
   try {
-    const line = await firstLine(proc, prefix, () => stderr);
-    return { child, line };
+    return await spawnKeelsonProcess(args, prefix);
   } catch (err) {
-    await stop();
+    if (err instanceof KeelsonStartError) throw new CreatesBenchError('START_FAILED', err.message);
     throw err;
   }
-}
-
-function firstLine(proc: ChildProcess, prefix: string, stderr: () => string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(
-      () => reject(new CreatesBenchError('START_FAILED', `keelson did not announce itself: ${stderr()}`)),
-      startTimeoutMs,
-    );
-    proc.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      const line = out.split('\n').find((l) => l.startsWith(prefix));
-      if (line === undefined) return;
-      clearTimeout(timer);
-      resolve(line);
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new CreatesBenchError('START_FAILED', `keelson exited with ${code}: ${stderr()}`));
-    });
-  });
 }
 
 interface Apiserver extends Child {

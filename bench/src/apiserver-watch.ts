@@ -7,7 +7,6 @@
 // the comparison that tells the two apart.
 //
 //   node bench/dist/apiserver-watch.js [--watchers 1000] [--writes 200] [--pods 10000] [--lists 20]
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { launchCluster } from './clusters.js';
 import { LatencyHistogram, type LatencyPercentilesMs } from './histogram.js';
+import { spawnKeelson } from './keelson-process.js';
 
 export interface ApiserverWatchOptions {
   watchers: number;
@@ -41,8 +41,6 @@ export interface ApiserverWatchResult {
 
 type Log = (line: string) => void;
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const apiserverStartTimeoutMs = 30_000;
 const eventTimeoutMs = 30_000;
 const createConcurrency = 32;
 
@@ -54,53 +52,30 @@ interface Apiserver {
 /** A real `keelson apiserver` process (AlwaysAllow, loopback HTTP port) with extra CLI flags. */
 async function startApiserver(endpoints: string[], extraFlags: string[]): Promise<Apiserver> {
   const dir = mkdtempSync(join(tmpdir(), 'keelson-bench-apiserver-'));
-  const args = [
-    join(repoRoot, 'packages/cli/dist/main.js'),
-    'apiserver',
-    `--etcd-servers=${endpoints.map((e) => `http://${e}`).join(',')}`,
-    '--secure-port=0',
-    '--bind-address=127.0.0.1',
-    '--insecure-port=0',
-    `--cert-dir=${dir}`,
-    '--authorization-mode=AlwaysAllow',
-    '--log-level=warn',
-    ...extraFlags,
-  ];
-  const proc: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const reap = (): void => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
-  process.once('exit', reap);
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.removeListener('exit', reap);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  let out = '';
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('apiserver did not start')), apiserverStartTimeoutMs);
-      proc.stdout?.on('data', (b: Buffer) => {
-        out += b.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{"securePort"'));
-        if (line === undefined) return;
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { insecurePort: number }).insecurePort);
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`apiserver exited with ${code}`));
-      });
-    });
+    const { child, line } = await spawnKeelson(
+      [
+        'apiserver',
+        `--etcd-servers=${endpoints.map((e) => `http://${e}`).join(',')}`,
+        '--secure-port=0',
+        '--bind-address=127.0.0.1',
+        '--insecure-port=0',
+        `--cert-dir=${dir}`,
+        '--authorization-mode=AlwaysAllow',
+        '--log-level=warn',
+        ...extraFlags,
+      ],
+      '{"securePort"',
+    );
+    const port = (JSON.parse(line) as { insecurePort: number }).insecurePort;
+    const stop = async (): Promise<void> => {
+      await child.stop();
+      removeDir();
+    };
     return { url: `http://127.0.0.1:${port}`, stop };
   } catch (err) {
-    await stop();
+    removeDir();
     throw err;
   }
 }

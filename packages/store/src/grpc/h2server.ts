@@ -71,7 +71,7 @@ function hex2(byte: number): string {
   return byte.toString(16).toUpperCase().padStart(2, '0');
 }
 
-/** Parses grpc-timeout into milliseconds; undefined when absent or malformed (grpc-go ignores neither: see callers). */
+/** Parses grpc-timeout into milliseconds: undefined when absent, 'malformed' when not `<1-8 digits><unit>` (the call then fails, as in grpc-go). */
 export function parseGrpcTimeoutMs(value: string | string[] | undefined): number | undefined | 'malformed' {
   if (value === undefined) return undefined;
   const m = timeoutRe.exec(Array.isArray(value) ? (value[0] ?? '') : value);
@@ -235,6 +235,14 @@ export class ServerStreamCall extends EventEmitter {
   resume(): this {
     this.stream.resume();
     return this;
+  }
+
+  /** The server gives up on the call (deadline, undecodable request): 'cancelled' for the handler, then the status. */
+  abort(status: StatusError): void {
+    if (this.ended) return;
+    this.cancelled = true;
+    this.emit('cancelled');
+    this.endWithStatus(status);
   }
 
   /** Ends the call with a status (OK when null); a second end is ignored. */
@@ -413,15 +421,23 @@ export class GrpcH2Server {
     let request: Buffer | null = null;
     let done = false;
     let timer: NodeJS.Timeout | null = null;
-    const fail = (status: StatusError): void => {
+    /** Answers once: a framed response (OK) or a status; later answers (a handler past its deadline) are dropped. */
+    const finish = (answer: Buffer | StatusError): void => {
       if (done) return;
       done = true;
       if (timer !== null) clearTimeout(timer);
-      respondTrailersOnly(stream, status);
+      if (!Buffer.isBuffer(answer)) {
+        respondTrailersOnly(stream, answer);
+        return;
+      }
+      if (stream.destroyed || stream.closed) return;
+      stream.respond(responseHeaders, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers(okTrailers));
+      stream.end(answer);
     };
     if (timeoutMs !== undefined) {
       timer = setTimeout(
-        () => fail({ code: GrpcCode.DeadlineExceeded, details: 'context deadline exceeded' }),
+        () => finish({ code: GrpcCode.DeadlineExceeded, details: 'context deadline exceeded' }),
         timeoutMs,
       );
     }
@@ -430,43 +446,33 @@ export class GrpcH2Server {
       try {
         for (const message of reader.push(chunk)) {
           if (request !== null) {
-            fail({ code: GrpcCode.Internal, details: 'grpc: too many messages in a unary request' });
+            finish({ code: GrpcCode.Internal, details: 'grpc: too many messages in a unary request' });
             return;
           }
           request = message;
         }
       } catch (e) {
-        if (e instanceof MessageFramingError) fail({ code: e.code, details: e.message });
+        if (e instanceof MessageFramingError) finish({ code: e.code, details: e.message });
         else throw e;
       }
     });
     stream.on('end', () => {
       if (done) return;
       if (request === null || reader.partial) {
-        fail({ code: GrpcCode.Internal, details: 'grpc: request message is missing or cut short' });
+        finish({ code: GrpcCode.Internal, details: 'grpc: request message is missing or cut short' });
         return;
       }
       let decoded: unknown;
       try {
         decoded = method.deserialize(request);
       } catch (e) {
-        fail({
+        finish({
           code: GrpcCode.Internal,
           details: `grpc: error unmarshalling request: ${(e as Error).message}`,
         });
         return;
       }
-      this.runUnary(
-        stream,
-        method,
-        decoded,
-        () => done,
-        (status) => fail(status),
-        () => {
-          done = true;
-          if (timer !== null) clearTimeout(timer);
-        },
-      );
+      this.runUnary(method, decoded, finish);
     });
     stream.on('close', () => {
       done = true;
@@ -474,38 +480,28 @@ export class GrpcH2Server {
     });
   }
 
-  private runUnary(
-    stream: http2.ServerHttp2Stream,
-    method: Method,
-    request: unknown,
-    isDone: () => boolean,
-    fail: (status: StatusError) => void,
-    markDone: () => void,
-  ): void {
+  /** Runs the handler; its result goes out framed, what it throws or rejects with as a status. */
+  private runUnary(method: Method, request: unknown, finish: (answer: Buffer | StatusError) => void): void {
+    const toStatus = (e: unknown): StatusError => this.opts.errorToStatus(e, method.name);
     let response: Promise<unknown>;
     try {
       response = (method.handler as (req: unknown) => Promise<unknown>)(request);
     } catch (e) {
-      fail(this.opts.errorToStatus(e, method.name));
+      finish(toStatus(e));
       return;
     }
     response.then(
       (value) => {
-        if (isDone()) return;
         let frame: Buffer;
         try {
           frame = frameMessage(method.serialize(value));
         } catch (e) {
-          fail(this.opts.errorToStatus(e, method.name));
+          finish(toStatus(e));
           return;
         }
-        markDone();
-        if (stream.destroyed || stream.closed) return;
-        stream.respond(responseHeaders, { waitForTrailers: true });
-        stream.once('wantTrailers', () => stream.sendTrailers(okTrailers));
-        stream.end(frame);
+        finish(frame);
       },
-      (e: unknown) => fail(this.opts.errorToStatus(e, method.name)),
+      (e: unknown) => finish(toStatus(e)),
     );
   }
 
@@ -514,11 +510,10 @@ export class GrpcH2Server {
     const reader = new MessageReader(this.opts.maxReceiveMessageBytes);
     let timer: NodeJS.Timeout | null = null;
     if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        call.cancelled = true;
-        call.emit('cancelled');
-        call.endWithStatus({ code: GrpcCode.DeadlineExceeded, details: 'context deadline exceeded' });
-      }, timeoutMs);
+      timer = setTimeout(
+        () => call.abort({ code: GrpcCode.DeadlineExceeded, details: 'context deadline exceeded' }),
+        timeoutMs,
+      );
       stream.once('close', () => clearTimeout(timer as NodeJS.Timeout));
     }
     let started = false;
@@ -538,8 +533,7 @@ export class GrpcH2Server {
       } catch (e) {
         if (!(e instanceof MessageFramingError)) throw e;
         failed = true;
-        call.emit('cancelled');
-        call.endWithStatus({ code: e.code, details: e.message });
+        call.abort({ code: e.code, details: e.message });
         return;
       }
       for (const message of messages) {
@@ -548,8 +542,7 @@ export class GrpcH2Server {
           decoded = method.deserialize(message);
         } catch (e) {
           failed = true;
-          call.emit('cancelled');
-          call.endWithStatus({
+          call.abort({
             code: GrpcCode.Internal,
             details: `grpc: error unmarshalling request: ${(e as Error).message}`,
           });
