@@ -187,8 +187,10 @@ describe('object semantics against a model', () => {
     // Proves create/update/delete/list/watch semantics with fresh and stale resourceVersions.
     const seed = process.env.FC_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED);
     await runModel(seed, 10);
-    // The property must have exercised the server, not passed on empty command lists.
-    expect(commandsRun).toBeGreaterThan(100);
+    // The property must have exercised the server, not passed on empty command lists. Ten runs of up
+    // to 30 commands sum to 150 in the median; 100 failed 4 % of seeds, and in 2,000 sampled seeds
+    // the smallest sum was 56. 30 guards against empty runs without failing on a short draw.
+    expect(commandsRun).toBeGreaterThanOrEqual(30);
   }, 120_000);
 
   it('replays seed 749175458: a watch from before the lazily started watch cache is served by the store', async () => {
