@@ -18,6 +18,7 @@ export {
   validateMemberConfig,
 } from './config.js';
 export { EtcdError, type EtcdErrorCode, GrpcCode, isEtcdError } from './errors.js';
+export { encodeHeaderBlock, type HeaderField, HpackDecoder, Http2FramingError } from './grpc/hpack.js';
 export { componentLogger, createLogger } from './log.js';
 export { computeClusterId, computeMemberId, idHex } from './member/ids.js';
 export { ETCD_VERSION } from './member/member.js';

@@ -1,7 +1,7 @@
-// gRPC's HTTP/2 protocol served directly on node:http2, for the etcd services. It replaces @grpc/grpc-js's
-// server, whose per-call machinery (interceptor chains, metadata objects, stream wrappers) cost as much CPU
-// as node:http2 itself: a no-op Put handler took ~100 µs of server CPU per call under grpc-js and ~50 µs
-// here (bench/results/profile-grpc-2026-11-30.md). The protocol is small
+// gRPC's HTTP/2 protocol served for the etcd services on our own HTTP/2 connection (./h2conn.ts). It
+// replaced @grpc/grpc-js's server, whose per-call machinery (interceptor chains, metadata objects, stream
+// wrappers) cost as much CPU as node:http2 itself, and then node:http2, whose per-stream objects cost ~49 µs
+// of CPU per call (bench/results/profile-grpc-2026-11-30.md). The protocol is small
 // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md):
 // - a request is HEADERS (POST, :path /package.Service/Method, content-type application/grpc*) followed by
 //   DATA carrying length-prefixed messages (1 flag byte: compressed or not, 4 bytes big-endian length);
@@ -10,11 +10,11 @@
 // Messages are encoded and decoded by the services' protobufjs functions (the same ones grpc-js used), and
 // status codes and texts follow grpc-go (what etcd runs), since etcd's clients print them.
 import { EventEmitter } from 'node:events';
-import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { GrpcCode } from '../errors.js';
+import { H2ServerConnection, type H2Stream, headerBlock } from './h2conn.js';
 import type { StatusError } from './status.js';
 
 /** A unary method: the decoded request in, the response out; a rejection becomes a status. */
@@ -49,12 +49,29 @@ const keepaliveTimeoutMsDefault = 20 * 1000;
 /** grpc-timeout's value: at most 8 digits and a unit (PROTOCOL-HTTP2.md). */
 const timeoutRe = /^(\d{1,8})([HMSmun])$/;
 const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
-const responseHeaders = Object.freeze({
-  ':status': 200,
-  'content-type': 'application/grpc',
-  'grpc-accept-encoding': 'identity',
-});
-const okTrailers = Object.freeze({ 'grpc-status': '0' });
+const responseHeaders = headerBlock([
+  [':status', '200'],
+  ['content-type', 'application/grpc'],
+  ['grpc-accept-encoding', 'identity'],
+]);
+const okTrailers = headerBlock([['grpc-status', '0']]);
+
+function statusTrailers(status: StatusError): Buffer {
+  return headerBlock([
+    ['grpc-status', String(status.code)],
+    ['grpc-message', encodeGrpcMessage(status.details)],
+  ]);
+}
+
+/** A response that is only trailers: an error before any message. */
+function trailersOnly(status: StatusError): Buffer {
+  return headerBlock([
+    [':status', '200'],
+    ['content-type', 'application/grpc'],
+    ['grpc-status', String(status.code)],
+    ['grpc-message', encodeGrpcMessage(status.details)],
+  ]);
+}
 
 /** Percent-encodes grpc-message as the protocol asks: bytes outside 0x20..0x7E, and '%'. */
 export function encodeGrpcMessage(text: string): string {
@@ -183,25 +200,14 @@ export class ServerStreamCall extends EventEmitter {
   /** The request of a server-streaming call (its one message), undefined for client/bidi streams. */
   request: unknown;
   cancelled = false;
-  private headersSent = false;
   private ended = false;
-  private status: StatusError | null = null;
 
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: H2Stream,
     private readonly method: Method,
   ) {
     super();
     this.on('error', (status: StatusError) => this.endWithStatus(status));
-    stream.on('drain', () => this.emit('drain'));
-    stream.on('finish', () => this.emit('finish'));
-    stream.on('close', () => {
-      if (!this.ended) {
-        this.cancelled = true;
-        this.emit('cancelled');
-      }
-      this.emit('close');
-    });
   }
 
   get writableEnded(): boolean {
@@ -209,17 +215,20 @@ export class ServerStreamCall extends EventEmitter {
   }
 
   get destroyed(): boolean {
-    return this.stream.destroyed;
+    return this.stream.closed;
   }
 
   /** Sends one response message; false means the stream's buffer is full (wait for 'drain'). */
   write(message: unknown, callback?: (err?: Error | null) => void): boolean {
-    if (this.ended || this.stream.destroyed || this.stream.closed) {
+    if (this.ended || this.stream.closed) {
       if (callback) queueMicrotask(() => callback());
       return false;
     }
-    this.sendHeaders();
-    return this.stream.write(frameMessage(this.method.serialize(message)), callback);
+    this.stream.respond(responseHeaders);
+    return this.stream.write(
+      frameMessage(this.method.serialize(message)),
+      callback === undefined ? undefined : () => callback(),
+    );
   }
 
   /** Ends the call with status OK. */
@@ -249,49 +258,31 @@ export class ServerStreamCall extends EventEmitter {
   endWithStatus(status: StatusError | null): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.stream.destroyed || this.stream.closed) return;
-    if (!this.headersSent && status !== null) {
-      respondTrailersOnly(this.stream, status);
+    if (this.stream.closed) return;
+    if (!this.stream.hasResponded && status !== null) {
+      this.stream.respondOnly(trailersOnly(status));
       return;
     }
-    this.status = status;
-    this.sendHeaders();
-    this.stream.end();
+    this.stream.respond(responseHeaders);
+    this.stream.end(status === null ? okTrailers : statusTrailers(status));
   }
 
-  private sendHeaders(): void {
-    if (this.headersSent) return;
-    this.headersSent = true;
-    this.stream.respond(responseHeaders, { waitForTrailers: true });
-    this.stream.once('wantTrailers', () => {
-      const s = this.status;
-      this.stream.sendTrailers(
-        s === null
-          ? okTrailers
-          : { 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) },
-      );
-    });
+  /** From the stream: it is gone; a call not ended by us was cancelled by the client. */
+  streamClosed(): void {
+    if (!this.ended) {
+      this.cancelled = true;
+      this.emit('cancelled');
+    }
+    this.emit('close');
   }
 }
 
-function respondTrailersOnly(stream: http2.ServerHttp2Stream, status: StatusError): void {
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  stream.respond(
-    {
-      ':status': 200,
-      'content-type': 'application/grpc',
-      'grpc-status': String(status.code),
-      'grpc-message': encodeGrpcMessage(status.details),
-    },
-    { endStream: true },
-  );
-}
+const noop = (): void => {};
 
 export class GrpcH2Server {
   private readonly methods = new Map<string, Method>();
   private readonly serviceNames = new Set<string>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
-  private readonly h2: http2.Http2Server;
+  private readonly connections = new Set<H2ServerConnection>();
   private readonly logger: Logger;
   private readonly keepaliveTimeMs: number;
   private readonly keepaliveTimeoutMs: number;
@@ -305,12 +296,6 @@ export class GrpcH2Server {
     this.logger = opts.logger;
     this.keepaliveTimeMs = opts.keepaliveTimeMs ?? keepaliveTimeMsDefault;
     this.keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? keepaliveTimeoutMsDefault;
-    // maxSessionMemory (MB): nghttp2's outbound queue per connection; many concurrent watch streams on one
-    // connection need more than node's 10 MB before it answers ENHANCE_YOUR_CALM.
-    this.h2 = http2.createServer({ maxSessionMemory: 64 });
-    this.h2.on('session', (session) => this.onSession(session));
-    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
-    this.h2.on('sessionError', (err) => this.logger.debug({ err }, 'HTTP/2 session error'));
   }
 
   /** Registers a service's methods; handlers are keyed by the method's name in the service definition. */
@@ -330,79 +315,64 @@ export class GrpcH2Server {
     }
   }
 
-  /** Serves an accepted connection (a net.Socket, or any Duplex carrying HTTP/2 from its preface on). */
-  injectConnection(connection: Duplex): void {
-    this.h2.emit('connection', connection);
+  /**
+   * Serves an accepted connection (a net.Socket, or any Duplex carrying HTTP/2 from its preface on);
+   * `peeked` holds bytes already read from it, preface first.
+   */
+  injectConnection(socket: Duplex, peeked?: Buffer): void {
+    const connection: H2ServerConnection = new H2ServerConnection(socket, {
+      onStream: (stream) => this.onStream(stream),
+      onClose: () => this.connections.delete(connection),
+      onError: (err) => this.logger.debug({ err }, 'HTTP/2 connection error'),
+      keepaliveTimeMs: this.keepaliveTimeMs,
+      keepaliveTimeoutMs: this.keepaliveTimeoutMs,
+    });
+    this.connections.add(connection);
+    if (peeked !== undefined && peeked.length > 0) connection.feed(peeked);
   }
 
-  /** Ends every connection at once. */
+  /** Ends every connection at once (GOAWAY, then the socket closes). */
   close(): void {
-    for (const session of this.sessions) session.destroy();
-    this.sessions.clear();
+    for (const connection of [...this.connections]) connection.close();
+    this.connections.clear();
   }
 
-  private onSession(session: http2.ServerHttp2Session): void {
-    this.sessions.add(session);
-    session.on('error', (err) => this.logger.debug({ err }, 'HTTP/2 connection error'));
-    let lastActivity = Date.now();
-    session.on('stream', () => {
-      lastActivity = Date.now();
-    });
-    // Like grpc-go's keepalive: ping a connection idle for keepaliveTimeMs, drop it without an ack.
-    const timer = setInterval(
-      () => {
-        if (Date.now() - lastActivity < this.keepaliveTimeMs || session.destroyed) return;
-        const deadline = setTimeout(() => session.destroy(), this.keepaliveTimeoutMs);
-        deadline.unref();
-        const sent = session.ping((err) => {
-          clearTimeout(deadline);
-          if (err) session.destroy();
-          else lastActivity = Date.now();
-        });
-        if (!sent) clearTimeout(deadline);
-      },
-      Math.min(this.keepaliveTimeMs, 60_000),
-    );
-    timer.unref();
-    session.once('close', () => {
-      clearInterval(timer);
-      this.sessions.delete(session);
-    });
-  }
-
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    // A reset or a write after the client left must not become an uncaught 'error'.
-    stream.on('error', () => {});
+  private onStream(stream: H2Stream): void {
+    const headers = stream.headers;
     const path = headers[':path'] ?? '';
     const contentType = headers['content-type'] ?? '';
     if (headers[':method'] !== 'POST' || !contentType.startsWith('application/grpc')) {
-      if (!stream.headersSent && !stream.destroyed) {
-        stream.respond({ ':status': headers[':method'] !== 'POST' ? 405 : 415 }, { endStream: true });
-      }
+      const status = headers[':method'] !== 'POST' ? '405' : '415';
+      ignoreRequest(stream);
+      stream.respondOnly(headerBlock([[':status', status]]));
       return;
     }
     const method = this.methods.get(path);
     if (method === undefined) {
-      respondTrailersOnly(stream, { code: GrpcCode.Unimplemented, details: this.unknownMethod(path) });
-      stream.resume();
+      ignoreRequest(stream);
+      stream.respondOnly(trailersOnly({ code: GrpcCode.Unimplemented, details: this.unknownMethod(path) }));
       return;
     }
     const encoding = headers['grpc-encoding'];
     if (encoding !== undefined && encoding !== 'identity') {
-      respondTrailersOnly(stream, {
-        code: GrpcCode.Unimplemented,
-        details: `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`,
-      });
-      stream.resume();
+      ignoreRequest(stream);
+      stream.respondOnly(
+        trailersOnly({
+          code: GrpcCode.Unimplemented,
+          details: `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`,
+        }),
+      );
       return;
     }
     const timeoutMs = parseGrpcTimeoutMs(headers['grpc-timeout']);
     if (timeoutMs === 'malformed') {
-      respondTrailersOnly(stream, {
-        code: GrpcCode.Internal,
-        details: `transport: malformed grpc-timeout: ${String(headers['grpc-timeout'])}`,
-      });
-      stream.resume();
+      ignoreRequest(stream);
+      stream.respondOnly(
+        trailersOnly({
+          code: GrpcCode.Internal,
+          details: `transport: malformed grpc-timeout: ${String(headers['grpc-timeout'])}`,
+        }),
+      );
       return;
     }
     if (method.requestStream || method.responseStream) this.serveStream(stream, method, timeoutMs);
@@ -416,8 +386,9 @@ export class GrpcH2Server {
       : `unknown service ${service}`;
   }
 
-  private serveUnary(stream: http2.ServerHttp2Stream, method: Method, timeoutMs: number | undefined): void {
-    const reader = new MessageReader(this.opts.maxReceiveMessageBytes);
+  private serveUnary(stream: H2Stream, method: Method, timeoutMs: number | undefined): void {
+    const maxBytes = this.opts.maxReceiveMessageBytes;
+    let reader: MessageReader | null = null;
     let request: Buffer | null = null;
     let done = false;
     let timer: NodeJS.Timeout | null = null;
@@ -426,14 +397,8 @@ export class GrpcH2Server {
       if (done) return;
       done = true;
       if (timer !== null) clearTimeout(timer);
-      if (!Buffer.isBuffer(answer)) {
-        respondTrailersOnly(stream, answer);
-        return;
-      }
-      if (stream.destroyed || stream.closed) return;
-      stream.respond(responseHeaders, { waitForTrailers: true });
-      stream.once('wantTrailers', () => stream.sendTrailers(okTrailers));
-      stream.end(answer);
+      if (Buffer.isBuffer(answer)) stream.respondAndEnd(responseHeaders, answer, okTrailers);
+      else stream.respondOnly(trailersOnly(answer));
     };
     if (timeoutMs !== undefined) {
       timer = setTimeout(
@@ -441,8 +406,14 @@ export class GrpcH2Server {
         timeoutMs,
       );
     }
-    stream.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       if (done) return;
+      // The common case: the whole request in one DATA frame, read without a MessageReader.
+      if (reader === null && request === null && isOneMessage(chunk, maxBytes)) {
+        request = chunk.subarray(messageHeaderBytes);
+        return;
+      }
+      reader ??= new MessageReader(maxBytes);
       try {
         for (const message of reader.push(chunk)) {
           if (request !== null) {
@@ -455,10 +426,10 @@ export class GrpcH2Server {
         if (e instanceof MessageFramingError) finish({ code: e.code, details: e.message });
         else throw e;
       }
-    });
-    stream.on('end', () => {
+    };
+    const onEnd = (): void => {
       if (done) return;
-      if (request === null || reader.partial) {
+      if (request === null || reader?.partial) {
         finish({ code: GrpcCode.Internal, details: 'grpc: request message is missing or cut short' });
         return;
       }
@@ -473,11 +444,12 @@ export class GrpcH2Server {
         return;
       }
       this.runUnary(method, decoded, finish);
-    });
-    stream.on('close', () => {
+    };
+    const onClose = (): void => {
       done = true;
       if (timer !== null) clearTimeout(timer);
-    });
+    };
+    stream.sink = { onData, onEnd, onClose, onDrain: noop, onFinish: noop };
   }
 
   /** Runs the handler; its result goes out framed, what it throws or rejects with as a status. */
@@ -505,7 +477,7 @@ export class GrpcH2Server {
     );
   }
 
-  private serveStream(stream: http2.ServerHttp2Stream, method: Method, timeoutMs: number | undefined): void {
+  private serveStream(stream: H2Stream, method: Method, timeoutMs: number | undefined): void {
     const call = new ServerStreamCall(stream, method);
     const reader = new MessageReader(this.opts.maxReceiveMessageBytes);
     let timer: NodeJS.Timeout | null = null;
@@ -514,7 +486,6 @@ export class GrpcH2Server {
         () => call.abort({ code: GrpcCode.DeadlineExceeded, details: 'context deadline exceeded' }),
         timeoutMs,
       );
-      stream.once('close', () => clearTimeout(timer as NodeJS.Timeout));
     }
     let started = false;
     let failed = false;
@@ -523,9 +494,7 @@ export class GrpcH2Server {
       started = true;
       (method.handler as StreamHandler)(call);
     };
-    // A bidi or client stream starts at once; a server stream once its one request has arrived.
-    if (method.requestStream) start();
-    stream.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       if (failed) return;
       let messages: Buffer[];
       try {
@@ -554,14 +523,38 @@ export class GrpcH2Server {
           start();
         }
       }
-    });
-    stream.on('end', () => {
+    };
+    const onEnd = (): void => {
       if (failed) return;
       if (!started) {
         call.endWithStatus({ code: GrpcCode.Internal, details: 'grpc: request message is missing' });
         return;
       }
       if (method.requestStream) call.emit('end');
-    });
+    };
+    stream.sink = {
+      onData,
+      onEnd,
+      onClose: () => {
+        if (timer !== null) clearTimeout(timer);
+        call.streamClosed();
+      },
+      onDrain: () => call.emit('drain'),
+      onFinish: () => call.emit('finish'),
+    };
+    // A bidi or client stream starts at once; a server stream once its one request has arrived.
+    if (method.requestStream) start();
   }
+}
+
+/** A request answered before it was read: what else the client sends on it is dropped. */
+function ignoreRequest(stream: H2Stream): void {
+  stream.sink = { onData: noop, onEnd: noop, onClose: noop, onDrain: noop, onFinish: noop };
+}
+
+/** Whether a DATA payload is exactly one uncompressed message within the size limit. */
+function isOneMessage(chunk: Buffer, maxBytes: number): boolean {
+  if (chunk.length < messageHeaderBytes || chunk[0] !== 0) return false;
+  const length = chunk.readUInt32BE(1);
+  return length <= maxBytes && chunk.length === messageHeaderBytes + length;
 }

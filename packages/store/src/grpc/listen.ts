@@ -1,13 +1,10 @@
 // Serves gRPC and plain HTTP (/health, /metrics, /version) on the same client port, as etcd does with
 // cmux: each accepted connection's first bytes decide. gRPC clients open with the HTTP/2 client preface
 // ("PRI * HTTP/2.0"); anything else is HTTP/1.x and goes to a node:http server. Only http:// for now.
-// HTTP/2 connections pass through routeHttp2Connection (./authority.ts), which repairs the URL-shaped
-// :authority etcdctl endpoint status/health sends and nghttp2 refuses; other clients get the raw socket.
+// HTTP/2 connections go to the gRPC server with the bytes already read.
 import http from 'node:http';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { http2RouteDefaults, routeHttp2Connection } from './authority.js';
 import type { GrpcH2Server } from './h2server.js';
 
 const http2Preface = Buffer.from('PRI * HTTP/2.0', 'latin1');
@@ -36,10 +33,8 @@ export async function listenClientUrls(
   const httpServer = http.createServer(httpHandler);
   const sockets = new Set<net.Socket>();
   const listeners: net.Server[] = [];
-  const http2Route = { ...http2RouteDefaults, ...(logger ? { logger } : {}) };
-  const inject = (connection: Duplex): void => grpcServer.injectConnection(connection);
   const route = (socket: net.Socket, peeked: Buffer, isGrpc: boolean): void => {
-    if (isGrpc) routeHttp2Connection(socket, peeked, inject, http2Route);
+    if (isGrpc) grpcServer.injectConnection(socket, peeked);
     else {
       socket.pause();
       socket.unshift(peeked);
@@ -51,7 +46,7 @@ export async function listenClientUrls(
   const onConnection = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    classifyConnection(socket, route);
+    classifyConnection(socket, route, logger);
   };
   try {
     for (const url of urls) listeners.push(await listen(url, onConnection));
@@ -78,9 +73,13 @@ export async function listenClientUrls(
 function classifyConnection(
   socket: net.Socket,
   route: (socket: net.Socket, peeked: Buffer, isGrpc: boolean) => void,
+  logger: Logger | undefined,
 ): void {
   let peeked = Buffer.alloc(0);
-  const timer = setTimeout(() => socket.destroy(), classifyTimeoutMs);
+  const timer = setTimeout(() => {
+    logger?.debug({ remote: socket.remoteAddress }, 'closing a connection that sent no request');
+    socket.destroy();
+  }, classifyTimeoutMs);
   const cleanup = (): void => {
     clearTimeout(timer);
     socket.off('data', onData);
