@@ -14,7 +14,9 @@ export { type FailoverOptions, type FailoverResult, runFailover } from './failov
 export { LatencyHistogram, type LatencyPercentilesMs } from './histogram.js';
 export {
   errorKey,
+  KV_CLIENTS,
   KV_OPS,
+  type KvClient,
   type KvOp,
   type KvOptions,
   type KvResult,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { EtcdClient, type MemberConfig, type RunningMember, startMember } from '@keelson/store';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../test/util/ports.js';
+import { freePorts } from '../../test/util/ports.js';
 import { LatencyHistogram } from '../src/histogram.js';
 import { errorKey, KV_OPS, type KvOptions, type KvResult, runKv, validateKvOptions } from '../src/kv.js';
 
@@ -41,8 +41,9 @@ function config(clientPort: number, peerPort: number): MemberConfig {
 }
 
 beforeAll(async () => {
-  const clientPort = await freePort();
-  member = await startMember(config(clientPort, await freePort()), pino({ level: 'silent' }));
+  // One call for both ports: two separate calls may hand out the same port.
+  const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
+  member = await startMember(config(clientPort, peerPort), pino({ level: 'silent' }));
   endpoint = `127.0.0.1:${clientPort}`;
   client = new EtcdClient({ endpoints: [endpoint] });
   const deadline = Date.now() + 15_000;
@@ -123,7 +124,7 @@ describe('runKv against one Keelson member', () => {
 
   // Proves requests to a dead endpoint count as UNAVAILABLE errors while the live one keeps serving.
   it('counts errors when an endpoint is down', async () => {
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = `127.0.0.1:${(await freePorts(1))[0]}`;
     const lines: string[] = [];
     const r = await runKv(options({ endpoints: [endpoint, dead], progress: (l) => lines.push(l) }));
     const failed = r.errors.UNAVAILABLE ?? 0;

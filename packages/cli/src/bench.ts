@@ -7,6 +7,8 @@ import { count } from './format.js';
 import type { Io } from './io.js';
 
 const kvOps: readonly KvOp[] = ['put', 'get', 'get-serializable', 'txn-cas', 'mixed'];
+type KvClient = NonNullable<KvOptions['client']>;
+const kvClients: readonly KvClient[] = ['h2', 'grpc-js'];
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -37,6 +39,7 @@ interface KvFlags {
   keySize: number;
   valSize: number;
   prefill?: boolean;
+  client: KvClient;
   json?: boolean;
   progress?: boolean;
 }
@@ -88,6 +91,11 @@ export function addBenchCommands(
     .option('--key-size <bytes>', 'bytes per key', integer(1, 1024 * 1024), 8)
     .option('--val-size <bytes>', 'bytes per value', integer(0, 16 * 1024 * 1024), 256)
     .option('--prefill', 'write every key first (always done for get, get-serializable and mixed)')
+    .addOption(
+      new Option('--client <impl>', 'gRPC client: h2 (lean, built in) or grpc-js')
+        .choices(kvClients)
+        .default('h2'),
+    )
     .option('--json', 'print the result as one JSON object')
     .option('--progress', 'a progress line each second even when stderr is not a terminal')
     .action(async (flags: KvFlags) => setExit(await benchKv(flags, io, isTty)));
@@ -120,6 +128,7 @@ function kvOptions(f: KvFlags, progress: ((line: string) => void) | undefined): 
     keySize: f.keySize,
     valSize: f.valSize,
     prefill: f.prefill === true,
+    client: f.client,
   };
   if (f.duration !== undefined) o.durationS = f.duration;
   else o.total = f.total ?? 10_000;
