@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryType } from '@keelson/raft';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataDirError, Disk, encodeValue, FORMAT, K } from '../src/storage/disk.js';
+import { DataDirError, Disk, encodeValue, FORMAT, K, seal, sealInPlace } from '../src/storage/disk.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -30,6 +30,9 @@ async function writeSample(dir: string, entries = 5): Promise<void> {
     value: encodeValue({ index: 1, term: 1, confState: { voters: [3] } }),
   });
   ops.push({ type: 'put' as const, key: Buffer.from('s/m/x'), value: Buffer.from('state-record') });
+  // A value encoded with its CRC slot reserved (as MVCC records are) takes the in-place path.
+  const sealed = Buffer.from('....sealed-record');
+  ops.push({ type: 'put' as const, key: Buffer.from('s/m/y'), value: sealed.subarray(4), sealed });
   await disk.write(ops, true);
   await disk.resetLog(1, 1, { term: 1, vote: 0, commit: 1 });
   const log = [];
@@ -57,7 +60,18 @@ describe('Disk', () => {
     expect(s!.hardState).toEqual({ term: 1, vote: 3, commit: 4 });
     expect(s!.stateRecords.map(([k, v]) => [k.toString(), v.toString()])).toEqual([
       ['s/m/x', 'state-record'],
+      ['s/m/y', 'sealed-record'],
     ]);
+  });
+
+  // Proves sealing in place stores exactly the bytes seal() does, and rejects a misplaced slot.
+  it('seals in place byte-identically to seal()', () => {
+    const value = Buffer.from('some record bytes');
+    const sealed = Buffer.alloc(4 + value.length);
+    value.copy(sealed, 4);
+    expect(sealInPlace(sealed, sealed.subarray(4))).toEqual(seal(value));
+    expect(() => sealInPlace(sealed, sealed.subarray(3))).toThrow(/4-byte slot/);
+    expect(() => sealInPlace(Buffer.alloc(4 + value.length), value)).toThrow(/4-byte slot/);
   });
 
   // Proves a fresh data dir loads as "never initialised" rather than failing.
@@ -67,39 +81,43 @@ describe('Disk', () => {
     await disk.close();
   });
 
-  // Proves flipped bytes inside the LevelDB files are detected by the per-record checksums.
-  it('refuses a database whose records were corrupted on disk', async () => {
-    const dir = tempDir();
-    await writeSample(dir, 50);
-    const dbDir = Disk.dbPath(dir);
-    let corrupted = 0;
-    for (const f of readdirSync(dbDir).filter((f) => f.endsWith('.log') || f.endsWith('.ldb'))) {
-      const path = join(dbDir, f);
-      const b = readFileSync(path);
-      const at = b.indexOf('state-record');
-      if (at < 0) continue;
-      b[at] = 'X'.charCodeAt(0);
-      writeFileSync(path, b);
-      corrupted++;
-    }
-    expect(corrupted).toBeGreaterThan(0);
-    const err = await Disk.open(dir).then(
-      async (disk) => {
-        try {
-          await disk.load();
-          return null;
-        } catch (e) {
-          return e as Error;
-        } finally {
-          await disk.close();
-        }
-      },
-      (e: Error) => e,
-    );
-    expect(err).toBeInstanceOf(DataDirError);
-    expect(err!.message).toContain(dir);
-    expect(err!.message).toMatch(/checksum|corrupt/i);
-  });
+  // Proves flipped bytes inside the LevelDB files are detected by the per-record checksums, for
+  // records sealed by copy and in place alike.
+  it.each(['state-record', 'sealed-record'])(
+    'refuses a database whose %s was corrupted on disk',
+    async (text) => {
+      const dir = tempDir();
+      await writeSample(dir, 50);
+      const dbDir = Disk.dbPath(dir);
+      let corrupted = 0;
+      for (const f of readdirSync(dbDir).filter((f) => f.endsWith('.log') || f.endsWith('.ldb'))) {
+        const path = join(dbDir, f);
+        const b = readFileSync(path);
+        const at = b.indexOf(text);
+        if (at < 0) continue;
+        b[at] = 'X'.charCodeAt(0);
+        writeFileSync(path, b);
+        corrupted++;
+      }
+      expect(corrupted).toBeGreaterThan(0);
+      const err = await Disk.open(dir).then(
+        async (disk) => {
+          try {
+            await disk.load();
+            return null;
+          } catch (e) {
+            return e as Error;
+          } finally {
+            await disk.close();
+          }
+        },
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(DataDirError);
+      expect(err!.message).toContain(dir);
+      expect(err!.message).toMatch(/checksum|corrupt/i);
+    },
+  );
 
   // Proves flipped bytes inside a WAL record are detected by its checksum and refused (not cut off).
   it('refuses a WAL whose records were corrupted on disk', async () => {

@@ -4,12 +4,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EntryType } from '@keelson/raft';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/util/ports.js';
 import type * as T from '../src/api/types.js';
 import type { MemberConfig } from '../src/config.js';
 import { type RunningMember, startMember } from '../src/member/start.js';
+import { Disk, encodeValue } from '../src/storage/disk.js';
 
 const log = pino({ level: 'silent' });
 const root = mkdtempSync(join(tmpdir(), 'keelson-member-'));
@@ -156,6 +158,53 @@ describe('store members in one process', () => {
     });
     expect(names).toEqual(['a', 'b', 'c', 'd']);
   }, 60_000);
+});
+
+describe('proposal entries from an older build', () => {
+  // Proves a WAL holding put/delete entries in the old msgpackr form (as written before the binary
+  // proposal layout) still replays and applies on restart, next to entries in the new form.
+  it('applies old-format entries found in the WAL on restart', async () => {
+    const spec: Spec = { name: 'solo', client: await freePort(), peer: await freePort() };
+    const first = await start(config(spec, [spec], 'new'));
+    await until('a leader', () => (first.member.isLeader() ? true : undefined));
+    await first.member.put(putReq('new-format', 'n'));
+    await first.member.put(putReq('doomed', 'd'));
+    await first.stop();
+    running.delete(first);
+
+    // Append what an older build would have proposed: msgpackr maps { rid, o }.
+    const disk = await Disk.open(config(spec, [spec], 'new').dataDir);
+    const loaded = await disk.load();
+    const last = loaded!.entries[loaded!.entries.length - 1]!;
+    const old = [
+      { rid: [1, 1, 1], o: { op: 'put', req: { ...putReq('old-format', 'o'), lease: 0, prev_kv: true } } },
+      {
+        rid: [1, 1, 2],
+        o: { op: 'del', req: { key: Buffer.from('doomed'), range_end: Buffer.alloc(0), prev_kv: false } },
+      },
+    ];
+    await disk.appendLog(
+      old.map((p, i) => ({
+        term: last.term,
+        index: last.index + 1 + i,
+        type: EntryType.Normal,
+        data: encodeValue(p),
+      })),
+      null,
+    );
+    await disk.close();
+
+    const again = await start(config(spec, [spec], 'new'));
+    const got = await until('the old-format put to be applied', async () => {
+      const x = await again.member.range(getReq('old-format', true));
+      return x.kvs.length === 1 ? x : undefined;
+    });
+    expect(got.kvs[0]!.value.toString()).toBe('o');
+    expect((await again.member.range(getReq('doomed', true))).kvs).toEqual([]);
+    expect((await again.member.range(getReq('new-format', true))).kvs[0]!.value.toString()).toBe('n');
+    await again.stop();
+    running.delete(again);
+  }, 30_000);
 });
 
 describe('backend quota', () => {

@@ -51,14 +51,137 @@ export function metaKey(): Buffer {
   return Buffer.from([TAG_META]);
 }
 
+/** Bytes reserved in front of a sealed encoding for the storage layer's CRC (storage/disk.ts seal). */
+export const CRC_SLOT_BYTES = 4;
+
+/** The record's msgpack encoding (see encodeRecordSealed). */
 export function encodeRecord(rec: Rec): Buffer {
+  return encodeRecordSealed(rec).subarray(CRC_SLOT_BYTES);
+}
+
+/**
+ * The record's encoding after CRC_SLOT_BYTES unset bytes, in one allocation, so the disk can fill
+ * in the CRC in place instead of copying. The bytes are exactly msgpackr's (this module's packr)
+ * for [key] or [key, value, create_revision, version, lease]: data dirs, snapshots and hashKV
+ * must not change with the encoder (test/mvcc-codec.test.ts compares them).
+ */
+export function encodeRecordSealed(rec: Rec): Buffer {
   const kv = rec.kv;
-  if (kv === null) return packr.pack([rec.key]);
-  return packr.pack([rec.key, kv.value, kv.create_revision, kv.version, kv.lease]);
+  const key = rec.key;
+  if (kv === null) {
+    const b = Buffer.allocUnsafe(CRC_SLOT_BYTES + 1 + binSize(key.length));
+    b[CRC_SLOT_BYTES] = 0x91; // fixarray of 1
+    writeBin(b, CRC_SLOT_BYTES + 1, key);
+    return b;
+  }
+  const value = kv.value;
+  const size =
+    1 +
+    binSize(key.length) +
+    binSize(value.length) +
+    numberSize(kv.create_revision) +
+    numberSize(kv.version) +
+    numberSize(kv.lease);
+  const b = Buffer.allocUnsafe(CRC_SLOT_BYTES + size);
+  let at = CRC_SLOT_BYTES;
+  b[at++] = 0x95; // fixarray of 5
+  at = writeBin(b, at, key);
+  at = writeBin(b, at, value);
+  at = writeNumber(b, at, kv.create_revision);
+  at = writeNumber(b, at, kv.version);
+  at = writeNumber(b, at, kv.lease);
+  if (at !== b.length) throw new Error('assertion: record encoding size mismatch');
+  return b;
 }
 
 export function encodeMeta(meta: Meta): Buffer {
-  return packr.pack([meta.revision, meta.compactRevision]);
+  return encodeMetaSealed(meta).subarray(CRC_SLOT_BYTES);
+}
+
+/** encodeMeta after CRC_SLOT_BYTES unset bytes (as encodeRecordSealed); msgpackr's bytes. */
+export function encodeMetaSealed(meta: Meta): Buffer {
+  const b = Buffer.allocUnsafe(
+    CRC_SLOT_BYTES + 1 + numberSize(meta.revision) + numberSize(meta.compactRevision),
+  );
+  b[CRC_SLOT_BYTES] = 0x92; // fixarray of 2
+  const at = writeNumber(b, writeNumber(b, CRC_SLOT_BYTES + 1, meta.revision), meta.compactRevision);
+  if (at !== b.length) throw new Error('assertion: meta encoding size mismatch');
+  return b;
+}
+
+// msgpack writers mirroring msgpackr 2.x's choices with useRecords false (fixint up to 0x7f, the
+// smallest uint/int form for 32-bit integers, float64 for everything else, bin8/16/32 for bytes).
+
+function binSize(n: number): number {
+  return n < 0x100 ? 2 + n : n < 0x10000 ? 3 + n : 5 + n;
+}
+
+function writeBin(b: Buffer, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  if (n < 0x100) {
+    b[at++] = 0xc4;
+    b[at++] = n;
+  } else if (n < 0x10000) {
+    b[at++] = 0xc5;
+    b.writeUInt16BE(n, at);
+    at += 2;
+  } else {
+    b[at++] = 0xc6;
+    b.writeUInt32BE(n, at);
+    at += 4;
+  }
+  b.set(bytes, at);
+  return at + n;
+}
+
+function numberSize(v: number): number {
+  if (v >>> 0 === v) return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : 5;
+  if (v >> 0 === v) return v >= -0x20 ? 1 : v >= -0x80 ? 2 : v >= -0x8000 ? 3 : 5;
+  return 9;
+}
+
+function writeNumber(b: Buffer, at: number, v: number): number {
+  if (v >>> 0 === v) {
+    if (v < 0x80) {
+      b[at] = v;
+      return at + 1;
+    }
+    if (v < 0x100) {
+      b[at] = 0xcc;
+      b[at + 1] = v;
+      return at + 2;
+    }
+    if (v < 0x10000) {
+      b[at] = 0xcd;
+      b.writeUInt16BE(v, at + 1);
+      return at + 3;
+    }
+    b[at] = 0xce;
+    b.writeUInt32BE(v, at + 1);
+    return at + 5;
+  }
+  if (v >> 0 === v) {
+    if (v >= -0x20) {
+      b[at] = 0x100 + v;
+      return at + 1;
+    }
+    if (v >= -0x80) {
+      b[at] = 0xd0;
+      b.writeInt8(v, at + 1);
+      return at + 2;
+    }
+    if (v >= -0x8000) {
+      b[at] = 0xd1;
+      b.writeInt16BE(v, at + 1);
+      return at + 3;
+    }
+    b[at] = 0xd2;
+    b.writeInt32BE(v, at + 1);
+    return at + 5;
+  }
+  b[at] = 0xcb;
+  b.writeDoubleBE(v, at + 1);
+  return at + 9;
 }
 
 export type DecodedRecord =

@@ -19,18 +19,29 @@ export interface KeyHistory {
 /** Heap objects per indexed key: the history, its key Buffer and its latin1 index string. */
 export const HEAP_OBJECTS_PER_KEY = 3;
 
+/** Plain code-unit order: index keys are latin1 strings, so this is the keys' byte order. */
+function compareIndexKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export class KeyIndex {
-  private readonly tree: BTree<string, KeyHistory> = new BTree<string, KeyHistory>();
+  // Two views of the same histories, always updated together: the Map answers exact lookups
+  // (every put and single-key range) in one hash probe, the B-tree answers ordered range scans.
+  private readonly tree: BTree<string, KeyHistory> = new BTree<string, KeyHistory>(
+    undefined,
+    compareIndexKeys,
+  );
+  private readonly byKey = new Map<string, KeyHistory>();
   /** Histories by slot; freed slots are undefined and listed in freeSlots for reuse. */
   private readonly bySlot: Array<KeyHistory | undefined> = [];
   private readonly freeSlots: number[] = [];
 
   get size(): number {
-    return this.tree.size;
+    return this.byKey.size;
   }
 
   get(indexKey: string): KeyHistory | undefined {
-    return this.tree.get(indexKey);
+    return this.byKey.get(indexKey);
   }
 
   /** The history in a slot; a record's slot always names its key while the record is retained. */
@@ -41,17 +52,19 @@ export class KeyIndex {
   }
 
   getOrCreate(key: Buffer, indexKey: string): KeyHistory {
-    const found = this.tree.get(indexKey);
+    const found = this.byKey.get(indexKey);
     if (found !== undefined) return found;
     const slot = this.freeSlots.pop() ?? this.bySlot.length;
     const h: KeyHistory = { key, indexKey, slot, newest: NO_RECORD, count: 0 };
     this.bySlot[slot] = h;
+    this.byKey.set(indexKey, h);
     this.tree.set(indexKey, h);
     return h;
   }
 
   remove(h: KeyHistory): void {
     if (this.bySlot[h.slot] !== h) throw new Error('assertion: removing a history that is not indexed');
+    this.byKey.delete(h.indexKey);
     this.tree.delete(h.indexKey);
     this.bySlot[h.slot] = undefined;
     this.freeSlots.push(h.slot);
@@ -60,7 +73,7 @@ export class KeyIndex {
   /** Calls f for each history whose key is in the span, in key order. */
   visit(span: KeySpan, f: (h: KeyHistory) => void): void {
     if (span.end === null) {
-      const h = this.tree.get(span.key);
+      const h = this.byKey.get(span.key);
       if (h !== undefined) f(h);
       return;
     }
@@ -75,6 +88,16 @@ export class KeyIndex {
     return this.tree.values();
   }
 
+  /** Throws unless the Map and the B-tree hold exactly the same histories (for tests). */
+  assertInStep(): void {
+    if (this.byKey.size !== this.tree.size)
+      throw new Error(`assertion: key map has ${this.byKey.size} keys, tree ${this.tree.size}`);
+    for (const [k, h] of this.tree.entries()) {
+      if (this.byKey.get(k) !== h || h.indexKey !== k || this.bySlot[h.slot] !== h)
+        throw new Error(`assertion: key index views disagree on ${JSON.stringify(k)}`);
+    }
+  }
+
   /** Rewrites every history's record id after the log was rebuilt. */
   remapRecords(remap: Int32Array): void {
     for (const h of this.tree.values()) {
@@ -84,9 +107,12 @@ export class KeyIndex {
     }
   }
 
-  /** Heap objects held: per key, plus the slot table and BTree nodes (estimated at 1 per 32 keys). */
+  /**
+   * Heap objects held: per key, plus the slot table, the Map (its entries live in a few backing
+   * arrays, not one object each) and BTree nodes (estimated at 1 per 32 keys).
+   */
   heapObjectCount(): number {
-    return HEAP_OBJECTS_PER_KEY * this.tree.size + 2 + Math.ceil(this.bySlot.length / 32) * 2;
+    return HEAP_OBJECTS_PER_KEY * this.byKey.size + 4 + Math.ceil(this.bySlot.length / 32) * 2;
   }
 }
 

@@ -16,9 +16,12 @@ import { EtcdError } from '../errors.js';
 import { NO_RECORD, RecordLog, SLAB_BYTES_DEFAULT } from './arena.js';
 import { EMPTY_BUFFER, type KeySpan, spanContains, toIndexKey, toSpan } from './bytes.js';
 import {
+  CRC_SLOT_BYTES,
   decodeRecord,
   encodeMeta,
+  encodeMetaSealed,
   encodeRecord,
+  encodeRecordSealed,
   type Meta,
   metaKey,
   packChunk,
@@ -435,10 +438,12 @@ export class Mvcc {
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as T.Event;
       const rec: Rec = { main: b.rev, sub: i, key: e.kv.key, kv: e.type === 'PUT' ? e.kv : null };
+      const sealed = encodeRecordSealed(rec);
       this.pending.push({
         type: 'put',
         key: prefixedRecordKey(this.prefix, rec.main, rec.sub),
-        value: encodeRecord(rec),
+        value: sealed.subarray(CRC_SLOT_BYTES),
+        sealed,
       });
       this.storedBytes += recordSizeBytes(rec);
     }
@@ -613,7 +618,15 @@ export class Mvcc {
   takeChanges(): LevelOp[] {
     const ops = this.pending;
     this.pending = [];
-    if (this.metaDirty) ops.push({ type: 'put', key: this.prefixed(metaKey()), value: this.encodedMeta() });
+    if (this.metaDirty) {
+      const sealed = encodeMetaSealed({ revision: this.currentRev, compactRevision: this.compactRev });
+      ops.push({
+        type: 'put',
+        key: this.prefixed(metaKey()),
+        value: sealed.subarray(CRC_SLOT_BYTES),
+        sealed,
+      });
+    }
     this.metaDirty = false;
     return ops;
   }

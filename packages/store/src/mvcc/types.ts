@@ -12,6 +12,8 @@ export interface LevelOp {
   readonly type: 'put' | 'del';
   readonly key: Buffer;
   readonly value?: Buffer;
+  /** When set: value's buffer with 4 spare bytes in front, for the disk to write the CRC into. */
+  readonly sealed?: Buffer;
 }
 
 export interface RangeResult {

@@ -55,6 +55,11 @@ export interface BatchOp {
   readonly type: 'put' | 'del';
   readonly key: Buffer;
   readonly value?: Buffer;
+  /**
+   * Optional: value's own buffer starting 4 bytes earlier (value === sealed.subarray(4)); write()
+   * fills those bytes with the CRC and stores sealed as it is, saving seal's allocation and copy.
+   */
+  readonly sealed?: Buffer;
 }
 
 /** Everything a member needs to resume, read and verified. */
@@ -87,6 +92,24 @@ export function seal(value: Uint8Array): Buffer {
   out.writeUInt32BE(crc32(value), 0);
   out.set(value, 4);
   return out;
+}
+
+/** seal() in place: `sealed` is value's buffer with 4 spare bytes in front; writes the CRC there. */
+export function sealInPlace(sealed: Buffer, value: Buffer): Buffer {
+  if (
+    sealed.buffer !== value.buffer ||
+    sealed.byteOffset + 4 !== value.byteOffset ||
+    sealed.length !== value.length + 4
+  ) {
+    throw new Error("assertion: a batch op's sealed buffer does not hold its value after a 4-byte slot");
+  }
+  sealed.writeUInt32BE(crc32(value), 0);
+  return sealed;
+}
+
+function sealOp(op: BatchOp): Buffer {
+  const value = op.value ?? Buffer.alloc(0);
+  return op.sealed === undefined ? seal(value) : sealInPlace(op.sealed, value);
 }
 
 function unseal(key: Buffer, sealed: Buffer, where: string): Buffer {
@@ -296,7 +319,7 @@ export class Disk {
     if (ops.length === 0) return;
     const sealed = ops.map((op) =>
       op.type === 'put'
-        ? { type: 'put' as const, key: op.key, value: seal(op.value ?? Buffer.alloc(0)) }
+        ? { type: 'put' as const, key: op.key, value: sealOp(op) }
         : { type: 'del' as const, key: op.key },
     );
     // abstract-level's public batch() clones every operation and looks up its encodings (2 KB of garbage and
