@@ -1,7 +1,8 @@
 // The Raft Ready loop of one member: ticks, steps and proposals go into the RawNode; each Ready is
 // persisted (one WAL record and one fdatasync for all its entries and hard state: group commit), then
 // its messages are sent, then its committed entries are applied (their state written behind the loop,
-// in one atomic batch with the applied index), then the node advances. Only one Ready is in progress at a time; everything arriving meanwhile batches into
+// in one atomic batch with the applied index; those already durable here are applied while the write is
+// in flight), then the node advances. Only one Ready is in progress at a time; everything arriving meanwhile batches into
 // the next one.
 import {
   type ConfChange,
@@ -176,22 +177,29 @@ export class RaftLoop {
     // the leader's own copy is on disk. A Ready that needs no sync has nothing to wait for either.
     const sendFirst = (this.leader && rd.snapshot === null) || !durable;
     if (sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
+    // Committed entries this member already holds on disk (all of them on a leader, whose earlier Readies
+    // were persisted before this one was made; on a follower, those not in this Ready's entries) are
+    // applied while this Ready's write is in flight, as etcd applies in parallel with its WAL save.
+    // Otherwise every answer under load would wait for the next batch's write as well as its own.
+    const early = rd.snapshot === null ? this.durableCommitted(rd) : 0;
+    let persisting: Promise<void> | null = null;
     if (durable) {
       const t0 = performance.now();
-      await this.persist(rd);
-      const tookMs = performance.now() - t0;
-      this.hooks.observeFsync(tookMs / 1000);
-      // etcd's "took too long" warning: a slow disk holds up everything, heartbeats included.
-      if (tookMs > SLOW_SYNC_WARN_MS)
-        this.log.warn({ tookMs: Math.round(tookMs), entries: rd.entries.length }, 'slow sync write');
+      persisting = this.persist(rd).then(() => {
+        const tookMs = performance.now() - t0;
+        this.hooks.observeFsync(tookMs / 1000);
+        // etcd's "took too long" warning: a slow disk holds up everything, heartbeats included.
+        if (tookMs > SLOW_SYNC_WARN_MS)
+          this.log.warn({ tookMs: Math.round(tookMs), entries: rd.entries.length }, 'slow sync write');
+      });
+      // Awaited below; this only keeps a failure during the early apply from going unhandled.
+      persisting.catch(() => {});
     }
+    if (early > 0) this.applyCommitted(rd.committedEntries.slice(0, early));
+    if (persisting !== null) await persisting;
     this.updateStorage(rd);
     if (!sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
-    if (rd.committedEntries.length > 0) {
-      const ops = this.apply(rd.committedEntries);
-      if (ops.length > 0) this.enqueueWrite(ops);
-    }
-    if (rd.committedEntries.length > 0) this.hooks.afterApply(this.applied.index);
+    if (rd.committedEntries.length > early) this.applyCommitted(rd.committedEntries.slice(early));
     this.maybeSnapshot();
     // Backpressure: a disk that cannot keep up with the applies slows the loop down, within a bound.
     if (this.writeQueue.length > WRITE_QUEUE_OPS_MAX) await this.drain();
@@ -327,6 +335,28 @@ export class RaftLoop {
       };
       return { ...m, snapshot: full };
     });
+  }
+
+  /**
+   * How many of the Ready's committed entries (a prefix) are already durable in this member's log: at
+   * or below the last persisted index and not rewritten by the Ready's own entries.
+   */
+  private durableCommitted(rd: Ready): number {
+    const persisted = Math.min(
+      this.storage.lastIndex(),
+      (rd.entries[0]?.index ?? Number.POSITIVE_INFINITY) - 1,
+    );
+    let n = 0;
+    // Bounded by the Ready's committed entries.
+    while (n < rd.committedEntries.length && (rd.committedEntries[n] as Entry).index <= persisted) n++;
+    return n;
+  }
+
+  /** Applies committed entries, queues their state write and tells the member (answers, reads). */
+  private applyCommitted(entries: readonly Entry[]): void {
+    const ops = this.apply(entries);
+    if (ops.length > 0) this.enqueueWrite(ops);
+    this.hooks.afterApply(this.applied.index);
   }
 
   /** Applies committed entries to the state machine in memory; returns the ops that persist it. */
