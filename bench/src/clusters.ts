@@ -5,7 +5,7 @@
 // when the process exits or is interrupted.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,24 +105,40 @@ function installReaper(): void {
   }
 }
 
-/** Reserves `count` distinct free loopback ports by holding listeners on port 0 until all are known. */
+/** Ports this process has handed out, oldest first; none is handed out again while it is listed. */
+const handedOut = new Set<number>();
+const handedOutMax = 4096;
+
+/**
+ * Reserves `count` distinct free loopback ports by holding listeners on port 0 until all are known. A
+ * port an earlier call returned is skipped (its listener stays bound meanwhile, so the kernel offers
+ * another): two calls in a row could otherwise return the same port, since the first caller may not
+ * have bound it yet.
+ */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
+  const held: Server[] = [];
+  const ports: number[] = [];
+  try {
+    // Bounded: at most count + 256 listeners, each a fresh port while the others are held.
+    for (let tries = 0; ports.length < count; tries++) {
+      if (tries >= count + 256) throw new Error(`no ${count} free loopback ports in ${tries} tries`);
       const server = createServer();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(0, '127.0.0.1', resolve);
       });
-      return server;
-    }),
-  );
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('listener has no port');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      held.push(server);
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('listener has no port');
+      if (!handedOut.has(address.port)) ports.push(address.port);
+    }
+  } finally {
+    await Promise.all(held.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+  for (const port of ports) {
+    handedOut.add(port);
+    if (handedOut.size > handedOutMax) handedOut.delete(handedOut.values().next().value as number);
+  }
   return ports;
 }
 

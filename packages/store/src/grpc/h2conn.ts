@@ -239,7 +239,6 @@ export class H2Stream {
     this.receiveEnded = true;
     if (this.paused) this.pausedEnd = true;
     else this.sink?.onEnd();
-    if (this.sendEnded && this.queue.length === 0 && this.trailers === null) this.close();
   }
 
   private deliver(chunk: Buffer): void {
