@@ -10,7 +10,18 @@
 // proto-loader definitions). Errors look like grpc-js's ServiceError: `code` (gRPC status) and `details`.
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { encodeHeaderBlock, HpackDecoder } from '@keelson/store';
+import {
+  H2WindowDefault as defaultWindowBytes,
+  encodeHeaderBlock,
+  H2FrameHeaderBytes as frameHeaderBytes,
+  H2FrameType as frameType,
+  H2Code,
+  H2Flag,
+  H2Setting,
+  HpackDecoder,
+  http2ClientPreface as preface,
+  H2WindowMax as windowMax,
+} from '@keelson/store';
 
 /** gRPC status codes this client produces or reads (the numbers are the protocol's). */
 export const GrpcStatus = {
@@ -71,38 +82,8 @@ export interface H2ClientOptions {
   streamIdMax?: number;
 }
 
-const frameType = {
-  data: 0x0,
-  headers: 0x1,
-  priority: 0x2,
-  rstStream: 0x3,
-  settings: 0x4,
-  pushPromise: 0x5,
-  ping: 0x6,
-  goaway: 0x7,
-  windowUpdate: 0x8,
-  continuation: 0x9,
-} as const;
-const flagEndStream = 0x1;
-const flagAck = 0x1;
-const flagEndHeaders = 0x4;
-const flagPadded = 0x8;
-const flagPriority = 0x20;
-const h2Error = {
-  protocol: 0x1,
-  internal: 0x2,
-  flowControl: 0x3,
-  frameSize: 0x6,
-  cancel: 0x8,
-  compression: 0x9,
-};
-
 /** The 5-byte gRPC message prefix is assembled here before it is copied into the output. */
 const prefixScratch = Buffer.alloc(5);
-const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const frameHeaderBytes = 9;
-const windowMax = 2 ** 31 - 1;
-const defaultWindowBytes = 65_535;
 /** The largest frame we accept: we never raise SETTINGS_MAX_FRAME_SIZE above the default. */
 const recvFrameBytesMax = 16_384;
 /** Header blocks spread over CONTINUATION frames are bounded so that a broken server cannot grow one. */
@@ -187,9 +168,9 @@ function statusOfHttp(httpStatus: string): number {
 /** The gRPC error of an RST_STREAM's HTTP/2 error code, as grpc-js maps them. */
 function errorOfRst(code: number): GrpcCallError {
   switch (code) {
-    case 0x7:
+    case H2Code.refusedStream:
       return new GrpcCallError(GrpcStatus.UNAVAILABLE, 'Stream refused by server');
-    case 0x8:
+    case H2Code.cancel:
       return new GrpcCallError(GrpcStatus.CANCELLED, 'Call cancelled');
     case 0xb:
       return new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, 'Bandwidth exhausted or memory limit exceeded');
@@ -283,9 +264,9 @@ export class H2Connection {
     preface.copy(this.out, this.outLen);
     this.outLen += preface.length;
     this.frameHeader(12, frameType.settings, 0, 0);
-    this.u16(0x2);
+    this.u16(H2Setting.enablePush);
     this.u32(0);
-    this.u16(0x4);
+    this.u16(H2Setting.initialWindowSize);
     this.u32(this.streamWindow);
     if (this.connWindow > defaultWindowBytes) this.windowUpdate(0, this.connWindow - defaultWindowBytes);
     this.scheduleFlush();
@@ -401,12 +382,12 @@ export class H2Connection {
     this.streams.set(id, call);
     const block = call.headerBlock;
     const first = Math.min(block.length, this.peerMaxFrame);
-    this.frameHeader(first, frameType.headers, first === block.length ? flagEndHeaders : 0, id);
+    this.frameHeader(first, frameType.headers, first === block.length ? H2Flag.endHeaders : 0, id);
     this.bytes(block, 0, first);
     // Bounded: each CONTINUATION carries at least one byte of the block.
     for (let at = first; at < block.length; ) {
       const n = Math.min(block.length - at, this.peerMaxFrame);
-      this.frameHeader(n, frameType.continuation, at + n === block.length ? flagEndHeaders : 0, id);
+      this.frameHeader(n, frameType.continuation, at + n === block.length ? H2Flag.endHeaders : 0, id);
       this.bytes(block, at, n);
       at += n;
     }
@@ -424,7 +405,7 @@ export class H2Connection {
       // An empty final frame is never needed: the payload always has its 5-byte prefix.
       if (n <= 0) return false;
       const end = call.sendOffset + n === total;
-      this.frameHeader(n, frameType.data, end ? flagEndStream : 0, call.id);
+      this.frameHeader(n, frameType.data, end ? H2Flag.endStream : 0, call.id);
       let from = call.sendOffset;
       let left = n;
       if (from < 5) {
@@ -553,7 +534,10 @@ export class H2Connection {
       while (this.state !== 'closed' && buf.length - at >= frameHeaderBytes) {
         const length = (buf[at] ?? 0) * 65536 + (buf[at + 1] ?? 0) * 256 + (buf[at + 2] ?? 0);
         if (length > recvFrameBytesMax)
-          throw new ProtocolError(h2Error.frameSize, `frame of ${length} bytes exceeds ${recvFrameBytesMax}`);
+          throw new ProtocolError(
+            H2Code.frameSizeError,
+            `frame of ${length} bytes exceeds ${recvFrameBytesMax}`,
+          );
         if (buf.length - at < frameHeaderBytes + length) break;
         const type = buf[at + 3] ?? 0;
         const flags = buf[at + 4] ?? 0;
@@ -563,7 +547,7 @@ export class H2Connection {
         this.onFrame(type, flags, streamId, payload);
       }
     } catch (e) {
-      const code = e instanceof ProtocolError ? e.h2Code : h2Error.compression;
+      const code = e instanceof ProtocolError ? e.h2Code : H2Code.compressionError;
       this.goaway(code);
       this.close(GrpcStatus.INTERNAL, `HTTP/2 protocol error from the server: ${(e as Error).message}`);
       return;
@@ -573,7 +557,7 @@ export class H2Connection {
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
     if (this.continuationStream !== 0 && type !== frameType.continuation)
-      throw new ProtocolError(h2Error.protocol, `frame type ${type} inside a header block`);
+      throw new ProtocolError(H2Code.protocolError, `frame type ${type} inside a header block`);
     switch (type) {
       case frameType.data:
         this.onDataFrame(flags, streamId, payload);
@@ -581,15 +565,15 @@ export class H2Connection {
       case frameType.headers: {
         let block = payload;
         let pad = 0;
-        if (flags & flagPadded) {
+        if (flags & H2Flag.padded) {
           pad = block[0] ?? 0;
           block = block.subarray(1);
         }
-        if (flags & flagPriority) block = block.subarray(5);
+        if (flags & H2Flag.priority) block = block.subarray(5);
         if (pad > block.length)
-          throw new ProtocolError(h2Error.protocol, 'HEADERS padding exceeds the frame');
+          throw new ProtocolError(H2Code.protocolError, 'HEADERS padding exceeds the frame');
         block = block.subarray(0, block.length - pad);
-        if (flags & flagEndHeaders) {
+        if (flags & H2Flag.endHeaders) {
           this.onHeaderBlock(streamId, flags, block);
         } else {
           this.continuationStream = streamId;
@@ -601,12 +585,12 @@ export class H2Connection {
       }
       case frameType.continuation: {
         if (streamId !== this.continuationStream || streamId === 0)
-          throw new ProtocolError(h2Error.protocol, 'CONTINUATION without its HEADERS');
+          throw new ProtocolError(H2Code.protocolError, 'CONTINUATION without its HEADERS');
         this.continuationParts.push(payload);
         this.continuationBytes += payload.length;
         if (this.continuationBytes > headerBlockBytesMax)
-          throw new ProtocolError(h2Error.protocol, `header block above ${headerBlockBytesMax} bytes`);
-        if (flags & flagEndHeaders) {
+          throw new ProtocolError(H2Code.protocolError, `header block above ${headerBlockBytesMax} bytes`);
+        if (flags & H2Flag.endHeaders) {
           const block = Buffer.concat(this.continuationParts);
           this.continuationStream = 0;
           this.continuationParts = [];
@@ -618,18 +602,18 @@ export class H2Connection {
         const call = this.streams.get(streamId);
         if (call === undefined) return;
         this.finish(call);
-        call.reject(errorOfRst(payload.length >= 4 ? payload.readUInt32BE(0) : h2Error.internal));
+        call.reject(errorOfRst(payload.length >= 4 ? payload.readUInt32BE(0) : H2Code.internalError));
         return;
       }
       case frameType.settings:
-        if (flags & flagAck) return;
+        if (flags & H2Flag.ack) return;
         this.onSettings(payload);
         return;
       case frameType.pushPromise:
-        throw new ProtocolError(h2Error.protocol, 'PUSH_PROMISE although push is disabled');
+        throw new ProtocolError(H2Code.protocolError, 'PUSH_PROMISE although push is disabled');
       case frameType.ping:
-        if (flags & flagAck || payload.length !== 8) return;
-        this.frameHeader(8, frameType.ping, flagAck, 0);
+        if (flags & H2Flag.ack || payload.length !== 8) return;
+        this.frameHeader(8, frameType.ping, H2Flag.ack, 0);
         this.bytes(payload, 0, 8);
         this.scheduleFlush();
         return;
@@ -637,12 +621,13 @@ export class H2Connection {
         this.onGoaway(payload);
         return;
       case frameType.windowUpdate: {
-        if (payload.length !== 4) throw new ProtocolError(h2Error.frameSize, 'WINDOW_UPDATE of a wrong size');
+        if (payload.length !== 4)
+          throw new ProtocolError(H2Code.frameSizeError, 'WINDOW_UPDATE of a wrong size');
         const increment = payload.readUInt32BE(0) & 0x7fffffff;
         if (streamId === 0) {
           this.connSendWindow += increment;
           if (this.connSendWindow > windowMax)
-            throw new ProtocolError(h2Error.flowControl, 'connection send window above 2^31-1');
+            throw new ProtocolError(H2Code.flowControlError, 'connection send window above 2^31-1');
         } else {
           const call = this.streams.get(streamId);
           if (call === undefined) return;
@@ -667,9 +652,9 @@ export class H2Connection {
     const call = this.streams.get(streamId);
     if (call === undefined) return;
     let data = payload;
-    if (flags & flagPadded) {
+    if (flags & H2Flag.padded) {
       const pad = data[0] ?? 0;
-      if (pad >= data.length) throw new ProtocolError(h2Error.protocol, 'DATA padding exceeds the frame');
+      if (pad >= data.length) throw new ProtocolError(H2Code.protocolError, 'DATA padding exceeds the frame');
       data = data.subarray(1, data.length - pad);
     }
     if (data.length > 0) {
@@ -678,13 +663,13 @@ export class H2Connection {
     }
     if (call.receivedBytes > responseBytesMax + 5) {
       this.finish(call);
-      this.rstStream(streamId, h2Error.cancel);
+      this.rstStream(streamId, H2Code.cancel);
       call.reject(
         new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, `response above ${responseBytesMax} bytes`),
       );
       return;
     }
-    if (flags & flagEndStream) {
+    if (flags & H2Flag.endStream) {
       // A gRPC response always ends with trailers; a stream that ends on DATA has no status.
       this.finish(call);
       call.reject(new GrpcCallError(GrpcStatus.UNKNOWN, 'stream ended without a gRPC status'));
@@ -714,13 +699,13 @@ export class H2Connection {
       call.headersSeen = true;
       if (httpStatus !== undefined && httpStatus !== '200' && grpcStatus === undefined) {
         this.finish(call);
-        if ((flags & flagEndStream) === 0) this.rstStream(streamId, h2Error.cancel);
+        if ((flags & H2Flag.endStream) === 0) this.rstStream(streamId, H2Code.cancel);
         call.reject(new GrpcCallError(statusOfHttp(httpStatus), `Received HTTP status code ${httpStatus}`));
         return;
       }
     }
     // Response headers (not trailers) carry nothing more that a unary call needs.
-    if ((flags & flagEndStream) === 0) return;
+    if ((flags & H2Flag.endStream) === 0) return;
     this.finish(call);
     const code = grpcStatus === undefined ? GrpcStatus.UNKNOWN : Number(grpcStatus);
     if (grpcStatus === undefined || !Number.isInteger(code)) {
@@ -756,26 +741,26 @@ export class H2Connection {
   }
 
   private onSettings(payload: Buffer): void {
-    if (payload.length % 6 !== 0) throw new ProtocolError(h2Error.frameSize, 'SETTINGS of a wrong size');
+    if (payload.length % 6 !== 0) throw new ProtocolError(H2Code.frameSizeError, 'SETTINGS of a wrong size');
     // Bounded by the payload (at most a frame).
     for (let at = 0; at < payload.length; at += 6) {
       const id = payload.readUInt16BE(at);
       const value = payload.readUInt32BE(at + 2);
-      if (id === 0x3) this.peerMaxStreams = value;
-      else if (id === 0x4) {
+      if (id === H2Setting.maxConcurrentStreams) this.peerMaxStreams = value;
+      else if (id === H2Setting.initialWindowSize) {
         if (value > windowMax)
-          throw new ProtocolError(h2Error.flowControl, 'INITIAL_WINDOW_SIZE above 2^31-1');
+          throw new ProtocolError(H2Code.flowControlError, 'INITIAL_WINDOW_SIZE above 2^31-1');
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
         for (const call of this.streams.values()) call.sendWindow += delta;
-      } else if (id === 0x5) {
+      } else if (id === H2Setting.maxFrameSize) {
         if (value < 16_384 || value > 16_777_215)
-          throw new ProtocolError(h2Error.protocol, `MAX_FRAME_SIZE ${value} out of range`);
+          throw new ProtocolError(H2Code.protocolError, `MAX_FRAME_SIZE ${value} out of range`);
         this.peerMaxFrame = value;
       }
       // HEADER_TABLE_SIZE does not matter (we never index), nor do the others for a client.
     }
-    this.frameHeader(0, frameType.settings, flagAck, 0);
+    this.frameHeader(0, frameType.settings, H2Flag.ack, 0);
     this.scheduleFlush();
     if (this.state === 'connecting') {
       this.state = 'ready';
@@ -789,7 +774,7 @@ export class H2Connection {
   }
 
   private onGoaway(payload: Buffer): void {
-    if (payload.length < 8) throw new ProtocolError(h2Error.frameSize, 'GOAWAY of a wrong size');
+    if (payload.length < 8) throw new ProtocolError(H2Code.frameSizeError, 'GOAWAY of a wrong size');
     const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
     const errorCode = payload.readUInt32BE(4);
     const debug = payload.subarray(8).toString('latin1');
@@ -842,7 +827,7 @@ export class H2Connection {
     for (const call of this.streams.values()) {
       if (call.deadlineMs > now) continue;
       this.finish(call);
-      this.rstStream(call.id, h2Error.cancel);
+      this.rstStream(call.id, H2Code.cancel);
       call.reject(late);
     }
     if (this.waitingHead === this.waiting.length) return;

@@ -179,6 +179,11 @@ function loadKvService(): grpc.ServiceClientConstructor {
   return kvService;
 }
 
+/** The KV service's methods (paths and the proto-loader encoders), for callers driving h2client directly. */
+export function kvServiceDefinition(): grpc.ServiceDefinition {
+  return loadKvService().service;
+}
+
 function openConns(endpoints: string[], count: number, client: KvClient): Conn[] {
   const KV = loadKvService();
   const addresses = endpoints.map(normalizeEndpoint);

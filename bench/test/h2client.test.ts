@@ -8,33 +8,22 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import * as protoLoader from '@grpc/proto-loader';
-import { encodeHeaderBlock, type MemberConfig, type RunningMember, startMember } from '@keelson/store';
+import type { MethodDefinition } from '@grpc/grpc-js';
+import { encodeHeaderBlock, type RunningMember, startMember } from '@keelson/store';
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { soloMemberConfig } from '../../test/util/member.js';
 import { freePorts } from '../../test/util/ports.js';
 import { GrpcCallError, H2Client, type H2ClientOptions, H2Connection } from '../src/h2client.js';
-import { runKv } from '../src/kv.js';
+import { kvServiceDefinition, runKv } from '../src/kv.js';
 
 const root = mkdtempSync(join(tmpdir(), 'keelson-h2client-'));
-const protoDir = fileURLToPath(new URL('../../packages/store/proto/', import.meta.url));
-const definition = protoLoader.loadSync('rpc.proto', {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  bytes: Buffer,
-  defaults: false,
-  arrays: true,
-  oneofs: true,
-  includeDirs: [protoDir],
-});
 // biome-ignore lint/suspicious/noExplicitAny: decoded protobuf messages, read field by field
 type Wire = any;
-const kv = definition['etcdserverpb.KV'] as Record<string, protoLoader.MethodDefinition<Wire, Wire>>;
+const kv = kvServiceDefinition() as Record<string, MethodDefinition<Wire, Wire>>;
 
-function method(name: string): protoLoader.MethodDefinition<Wire, Wire> {
+function method(name: string): MethodDefinition<Wire, Wire> {
   const m = kv[name];
   if (m === undefined) throw new Error(`no method ${name}`);
   return m;
@@ -62,30 +51,6 @@ let keelsonAddress = '';
 let etcd: ChildProcess | undefined;
 let etcdAddress = '';
 let etcdArgs: string[] = [];
-
-function memberConfig(clientPort: number, peerPort: number): MemberConfig {
-  return {
-    name: 'h2',
-    dataDir: join(root, 'keelson'),
-    listenClientUrls: [new URL(`http://127.0.0.1:${clientPort}`)],
-    advertiseClientUrls: [`http://127.0.0.1:${clientPort}`],
-    listenPeerUrls: [new URL(`http://127.0.0.1:${peerPort}`)],
-    initialAdvertisePeerUrls: [`http://127.0.0.1:${peerPort}`],
-    listenMetricsUrls: [],
-    initialCluster: [{ name: 'h2', peerUrls: [`http://127.0.0.1:${peerPort}`] }],
-    initialClusterState: 'new',
-    initialClusterToken: 'h2client-test',
-    heartbeatIntervalMs: 50,
-    electionTimeoutMs: 500,
-    snapshotCount: 10_000,
-    snapshotCatchUpEntries: 100,
-    quotaBackendBytes: 2 * 1024 ** 3,
-    maxRequestBytes: 1.5 * 1024 * 1024,
-    maxTxnOps: 128,
-    logLevel: 'info',
-    enableFaultInjection: false,
-  };
-}
 
 function startEtcd(): ChildProcess {
   const p = spawn('etcd', etcdArgs, { stdio: 'ignore' });
@@ -116,7 +81,10 @@ async function untilServing(address: string, ms: number): Promise<void> {
 beforeAll(async () => {
   // One call, so that the four ports differ (separate calls may return the same port twice).
   const [clientPort, peerPort, cp, pp] = (await freePorts(4)) as [number, number, number, number];
-  member = await startMember(memberConfig(clientPort, peerPort), pino({ level: 'silent' }));
+  member = await startMember(
+    soloMemberConfig('h2', join(root, 'keelson'), clientPort, peerPort),
+    pino({ level: 'silent' }),
+  );
   keelsonAddress = `127.0.0.1:${clientPort}`;
   etcdAddress = `127.0.0.1:${cp}`;
   etcdArgs = [

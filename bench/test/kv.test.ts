@@ -4,9 +4,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdClient, type MemberConfig, type RunningMember, startMember } from '@keelson/store';
+import { EtcdClient, type RunningMember, startMember } from '@keelson/store';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { soloMemberConfig } from '../../test/util/member.js';
 import { freePorts } from '../../test/util/ports.js';
 import { LatencyHistogram } from '../src/histogram.js';
 import { errorKey, KV_OPS, type KvOptions, type KvResult, runKv, validateKvOptions } from '../src/kv.js';
@@ -16,34 +17,13 @@ let member: RunningMember | undefined;
 let endpoint = '';
 let client: EtcdClient | undefined;
 
-function config(clientPort: number, peerPort: number): MemberConfig {
-  return {
-    name: 'bench',
-    dataDir: join(root, 'bench'),
-    listenClientUrls: [new URL(`http://127.0.0.1:${clientPort}`)],
-    advertiseClientUrls: [`http://127.0.0.1:${clientPort}`],
-    listenPeerUrls: [new URL(`http://127.0.0.1:${peerPort}`)],
-    initialAdvertisePeerUrls: [`http://127.0.0.1:${peerPort}`],
-    listenMetricsUrls: [],
-    initialCluster: [{ name: 'bench', peerUrls: [`http://127.0.0.1:${peerPort}`] }],
-    initialClusterState: 'new',
-    initialClusterToken: 'bench-kv-test',
-    heartbeatIntervalMs: 50,
-    electionTimeoutMs: 500,
-    snapshotCount: 10_000,
-    snapshotCatchUpEntries: 100,
-    quotaBackendBytes: 2 * 1024 ** 3,
-    maxRequestBytes: 1.5 * 1024 * 1024,
-    maxTxnOps: 128,
-    logLevel: 'info',
-    enableFaultInjection: false,
-  };
-}
-
 beforeAll(async () => {
   // One call for both ports: two separate calls may hand out the same port.
   const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
-  member = await startMember(config(clientPort, peerPort), pino({ level: 'silent' }));
+  member = await startMember(
+    soloMemberConfig('bench', join(root, 'bench'), clientPort, peerPort),
+    pino({ level: 'silent' }),
+  );
   endpoint = `127.0.0.1:${clientPort}`;
   client = new EtcdClient({ endpoints: [endpoint] });
   const deadline = Date.now() + 15_000;

@@ -18,6 +18,16 @@ export {
   validateMemberConfig,
 } from './config.js';
 export { EtcdError, type EtcdErrorCode, GrpcCode, isEtcdError } from './errors.js';
+export {
+  flag as H2Flag,
+  frameHeaderBytes as H2FrameHeaderBytes,
+  frameType as H2FrameType,
+  H2Code,
+  http2ClientPreface,
+  setting as H2Setting,
+  windowDefault as H2WindowDefault,
+  windowMax as H2WindowMax,
+} from './grpc/h2conn.js';
 export { encodeHeaderBlock, type HeaderField, HpackDecoder, Http2FramingError } from './grpc/hpack.js';
 export { componentLogger, createLogger } from './log.js';
 export { computeClusterId, computeMemberId, idHex } from './member/ids.js';

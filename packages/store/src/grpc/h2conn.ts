@@ -19,8 +19,9 @@ import { dynamicTableBytesDefault, encodeHeaderBlock, type HeaderField, HpackDec
 
 export const http2ClientPreface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-const frameHeaderBytes = 9;
-const frameType = {
+/** RFC 9113 4.1 and 6: the frame header's size, the frame types, flags and SETTINGS ids. */
+export const frameHeaderBytes = 9;
+export const frameType = {
   data: 0,
   headers: 1,
   priority: 2,
@@ -32,8 +33,8 @@ const frameType = {
   windowUpdate: 8,
   continuation: 9,
 } as const;
-const flag = { endStream: 0x1, ack: 0x1, endHeaders: 0x4, padded: 0x8, priority: 0x20 } as const;
-const setting = {
+export const flag = { endStream: 0x1, ack: 0x1, endHeaders: 0x4, padded: 0x8, priority: 0x20 } as const;
+export const setting = {
   headerTableSize: 1,
   enablePush: 2,
   maxConcurrentStreams: 3,
@@ -55,8 +56,8 @@ export const H2Code = {
   compressionError: 9,
 } as const;
 
-const windowDefault = 65_535;
-const windowMax = 2 ** 31 - 1;
+export const windowDefault = 65_535;
+export const windowMax = 2 ** 31 - 1;
 /** Frames we accept: SETTINGS_MAX_FRAME_SIZE's default, which we do not raise. */
 const receiveFramePayloadBytesMax = 16_384;
 /** What we grant each stream, and the connection as a whole (the bound on unconsumed bytes it holds). */
