@@ -114,6 +114,10 @@ export class StoreMetrics {
     'etcd_disk_wal_fsync_duration_seconds',
     'The latency distributions of fsync called by WAL.',
   );
+  readonly walInlineWrites = this.counter(
+    'keelson_wal_inline_writes_total',
+    'WAL records written on the event loop (a lightly loaded member) rather than on the thread pool.',
+  );
   readonly backendCommitDuration = this.histogram(
     'etcd_disk_backend_commit_duration_seconds',
     'The latency distributions of commit called by backend.',

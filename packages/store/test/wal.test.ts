@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { type Entry, EntryType, type HardState } from '@keelson/raft';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Wal, WalCorruptError } from '../src/storage/wal.js';
+import { INLINE_WRITE_MAX_BYTES, Wal, WalCorruptError } from '../src/storage/wal.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -48,6 +48,41 @@ describe('Wal', () => {
     expect(contents.hardState).toEqual({ term: 3, vote: 0, commit: 3 });
     expect(contents.reset).toEqual({ index: 1, term: 1 });
     expect(contents.tornBytes).toBe(0);
+  });
+
+  // Proves an inline save is on disk when save() returns, before anything is awaited (it is written
+  // on the calling thread), and that a record too large for an inline write, or one that starts a new
+  // segment, is written on the thread pool instead and reads back all the same.
+  it('writes small records inline and the rest on the thread pool', async () => {
+    const dir = tempDir();
+    const { wal } = await Wal.open(dir, { segmentBytes: 4 * INLINE_WRITE_MAX_BYTES });
+    const hs = { term: 1, vote: 1, commit: 0 };
+    const pending = wal.save([entry(1, 1, 'inline-marker')], hs, true);
+    expect(readFileSync(lastSegment(dir)).includes(Buffer.from('inline-marker'))).toBe(true);
+    expect(await pending).toBe(true);
+    // Not asked for: the thread pool.
+    expect(await wal.save([entry(1, 2)], null)).toBe(false);
+    // Too large for an inline write.
+    const big = 'x'.repeat(INLINE_WRITE_MAX_BYTES);
+    expect(await wal.save([entry(1, 3, big)], null, true)).toBe(false);
+    // Small inline records until one starts a new segment: that one goes to the pool, the next is
+    // inline again.
+    const segments = readdirSync(dir).length;
+    const inlineSeen: boolean[] = [];
+    let index = 4;
+    for (; index < 200 && readdirSync(dir).length === segments; index++) {
+      inlineSeen.push(await wal.save([entry(1, index, 'y'.repeat(4096))], null, true));
+    }
+    expect(readdirSync(dir).length).toBe(segments + 1);
+    expect(inlineSeen.slice(0, -1).every((b) => b)).toBe(true);
+    expect(inlineSeen[inlineSeen.length - 1]).toBe(false);
+    expect(await wal.save([entry(1, index)], null, true)).toBe(true);
+    await wal.close();
+    const { wal: again, contents } = await Wal.open(dir);
+    await again.close();
+    expect(contents.entries.map((e) => e.index)).toEqual(Array.from({ length: index }, (_, i) => i + 1));
+    expect(Buffer.from(contents.entries[2]!.data).toString()).toBe(big);
+    expect(contents.hardState).toEqual(hs);
   });
 
   // Proves a write cut short by a crash (a partial last record followed by zeros) is dropped, and the
@@ -115,6 +150,7 @@ describe('Wal', () => {
           back: fc.nat(3),
           n: fc.nat(4),
           hs: fc.boolean(),
+          inline: fc.boolean(),
         }),
       },
       { weight: 1, arbitrary: fc.record({ t: fc.constant('reset' as const), ahead: fc.nat(5) }) },
@@ -149,7 +185,7 @@ describe('Wal', () => {
                 );
                 const h =
                   o.hs || entries.length === 0 ? { term, vote: 1, commit: Math.max(base, released) } : null;
-                await wal.save(entries, h);
+                await wal.save(entries, h, o.inline);
                 if (entries.length > 0) log = [...log.filter((e) => e.index < from), ...entries];
                 if (h !== null) hs = h;
               } else if (o.t === 'reset') {

@@ -26,6 +26,20 @@ import type { CrashPoint } from './faults.js';
 /** A sync write slower than this is logged: it delays heartbeats and may cost an election. */
 const SLOW_SYNC_WARN_MS = 300;
 
+/**
+ * A Ready with at most this many new entries is written inline, on the event loop (Wal.save): nothing
+ * queued up behind the previous write, so the member is lightly loaded and a lone request would
+ * otherwise wait for two thread hand-offs. Under load entries batch up, and the write goes to the
+ * thread pool while the loop goes on serving the network.
+ */
+const INLINE_WRITE_MAX_ENTRIES = 1;
+/**
+ * ... unless the last log write took longer than this: a slow disk must not stall the event loop
+ * (heartbeats, reads). A disk that stalls during an inline write still holds the loop up for that one
+ * write; the next one goes to the thread pool, as every write does until one is fast again.
+ */
+const INLINE_WRITE_SLOW_MS = 2;
+
 /** Queued state writes beyond which the Ready loop waits for the disk. */
 const WRITE_QUEUE_OPS_MAX = 200_000;
 
@@ -59,7 +73,8 @@ export interface RaftLoopHooks {
   /** Called after each applied batch has been written. */
   afterApply(applied: number): void;
   onFatal(e: Error): void;
-  observeFsync(seconds: number): void;
+  /** A log write (one record and its sync) took this long; `inline` if made on the event loop. */
+  observeFsync(seconds: number, inline: boolean): void;
   observeApply(seconds: number): void;
   /** Chaos: called at each crash point around a sync (set only with --enable-fault-injection). */
   crashPoint?(point: CrashPoint): void;
@@ -82,6 +97,8 @@ export class RaftLoop {
   private leader = false;
   private scheduled = false;
   private stopped = false;
+  /** How long the last log write took (inline writes are taken only after fast ones). */
+  private lastLogWriteMs = 0;
   applied: AppliedState;
   /** Entries up to this index are already in the state machine (restart: applied > snapshot index). */
   private stateApplied: number;
@@ -185,9 +202,10 @@ export class RaftLoop {
     let persisting: Promise<void> | null = null;
     if (durable) {
       const t0 = performance.now();
-      persisting = this.persist(rd).then(() => {
+      persisting = this.persist(rd).then((inline) => {
         const tookMs = performance.now() - t0;
-        this.hooks.observeFsync(tookMs / 1000);
+        this.lastLogWriteMs = tookMs;
+        this.hooks.observeFsync(tookMs / 1000, inline);
         // etcd's "took too long" warning: a slow disk holds up everything, heartbeats included.
         if (tookMs > SLOW_SYNC_WARN_MS)
           this.log.warn({ tookMs: Math.round(tookMs), entries: rd.entries.length }, 'slow sync write');
@@ -279,17 +297,20 @@ export class RaftLoop {
 
   /**
    * Makes a Ready's snapshot, entries and hard state durable: one WAL record and one fdatasync (group
-   * commit). A hard state that only moved commit needs no sync and is not written at all; a restart
-   * recovers commit from the applied index (see start.ts). An installed snapshot is written to the
+   * commit); a small one inline on a lightly loaded member (INLINE_WRITE_MAX_ENTRIES). A hard state
+   * that only moved commit needs no sync and is not written at all; a restart recovers commit from
+   * the applied index (see start.ts). An installed snapshot is written to the
    * state database (synced) before the WAL records the log reset.
    */
-  private async persist(rd: Ready): Promise<void> {
+  private async persist(rd: Ready): Promise<boolean> {
     const hs = rd.hardState;
     if (rd.snapshot === null) {
+      const inline =
+        rd.entries.length <= INLINE_WRITE_MAX_ENTRIES && this.lastLogWriteMs <= INLINE_WRITE_SLOW_MS;
       this.hooks.crashPoint?.('before-log-sync'); // chaos
-      await this.disk.appendLog(rd.entries, hs);
+      const wroteInline = await this.disk.appendLog(rd.entries, hs, inline);
       this.hooks.crashPoint?.('after-log-sync'); // chaos
-      return;
+      return wroteInline;
     }
     const m = rd.snapshot.metadata;
     const ops = await this.snapshotOps(rd.snapshot);
@@ -298,6 +319,7 @@ export class RaftLoop {
     await this.disk.resetLog(m.index, m.term, rd.entries.length === 0 ? hs : null);
     this.hooks.crashPoint?.('after-snapshot'); // chaos
     if (rd.entries.length > 0) await this.disk.appendLog(rd.entries, hs);
+    return false;
   }
 
   private updateStorage(rd: Ready): void {

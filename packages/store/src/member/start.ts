@@ -379,7 +379,10 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
         log.fatal({ err: e.message, stack: e.stack }, 'raft loop failed; stopping the member');
         resolveDone({ code: 1, reason: e.message });
       },
-      observeFsync: (s) => metrics.walFsyncDuration.observe(s),
+      observeFsync: (s, inline) => {
+        metrics.walFsyncDuration.observe(s);
+        if (inline) metrics.walInlineWrites.inc();
+      },
       observeApply: (s) => metrics.backendCommitDuration.observe(s),
       ...(faults === null ? {} : { crashPoint: (p) => faults.hit(p) }),
     },

@@ -227,9 +227,12 @@ export class Disk {
     await this.db.close();
   }
 
-  /** Appends entries (replacing any suffix from their first index) and the hard state; durable. */
-  appendLog(entries: readonly Entry[], hs: HardState | null): Promise<void> {
-    return this.wal.save(entries, hs);
+  /**
+   * Appends entries (replacing any suffix from their first index) and the hard state; durable.
+   * `inline`: write on the calling thread if the record is small (Wal.save); resolves with whether it was.
+   */
+  appendLog(entries: readonly Entry[], hs: HardState | null, inline = false): Promise<boolean> {
+    return this.wal.save(entries, hs, inline);
   }
 
   /**

@@ -12,7 +12,7 @@
 // msgpack payload. A zero length marks the end of the data. Recovery follows etcd: a broken record at
 // the very end of the last segment is a torn write (it holds an all-zero sector and nothing follows
 // it) and is cut off; any other broken record is corruption and the member refuses to start.
-import { constants, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { constants, mkdirSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -26,6 +26,8 @@ const SECTOR_BYTES = 512;
 /** No record is this large (a Ready's entries are bounded by Raft's uncommitted-log limit). */
 const MAX_RECORD_BYTES = 1024 * 1024 * 1024;
 const SEGMENT_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+/** An inline write (see save) is taken only for a frame up to this size; larger ones use the pool. */
+export const INLINE_WRITE_MAX_BYTES = 64 * 1024;
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -163,17 +165,31 @@ export class Wal {
     return { wal, contents };
   }
 
-  /** Appends entries (which replace any suffix from their first index) and the hard state; durable. */
-  async save(entries: readonly Entry[], hs: HardState | null): Promise<void> {
-    if (entries.length === 0 && hs === null) return;
+  /**
+   * Appends entries (which replace any suffix from their first index) and the hard state; durable.
+   *
+   * `inline` asks for the write to be made on the calling thread (a synchronous O_DSYNC write) instead
+   * of on libuv's thread pool. For a small record on a lightly loaded member that saves the two thread
+   * hand-offs a pooled write costs (to a pool thread and back through the event loop), which on a
+   * two-core machine shared by several members are where a lone request loses most of its time. It
+   * blocks the event loop for the write, so the caller asks for it only when nothing is waiting
+   * (raft_loop.ts decides); a frame above INLINE_WRITE_MAX_BYTES or one that starts a new segment
+   * goes to the pool anyway. Resolves with whether the write was made inline.
+   */
+  async save(entries: readonly Entry[], hs: HardState | null, inline = false): Promise<boolean> {
+    if (entries.length === 0 && hs === null) return false;
     const tuples = entries.map((e): EntryTuple => [e.term, e.index, e.type, e.data]);
-    await this.append([RecordType.Entries, tuples, hs === null ? null : hsTuple(hs)]);
+    const wroteInline = await this.append(
+      [RecordType.Entries, tuples, hs === null ? null : hsTuple(hs)],
+      inline,
+    );
     if (entries.length > 0) {
       this.lastIndex = entries[entries.length - 1]!.index;
       const seg = this.segments[this.segments.length - 1]!;
       seg.maxIndex = Math.max(seg.maxIndex, this.lastIndex);
     }
     if (hs !== null) this.hardState = hs;
+    return wroteInline;
   }
 
   /** Records that the log was replaced by a snapshot at (index, term); durable. */
@@ -209,17 +225,22 @@ export class Wal {
     await this.fh.close();
   }
 
-  private async append(payload: Payload): Promise<void> {
+  /** Writes one record, durably; returns whether it was written inline (see save). */
+  private async append(payload: Payload, inline = false): Promise<boolean> {
     if (this.closed) throw new Error('WAL is closed');
     if (this.busy) throw new Error('WAL writes must not overlap');
     this.busy = true;
     try {
       const frame = encodeFrame(payload);
-      if (this.pos + frame.length > this.segmentBytes && this.pos > this.headEnd) await this.rollover();
+      const rollover = this.pos + frame.length > this.segmentBytes && this.pos > this.headEnd;
+      if (rollover) await this.rollover();
       // The segment is opened with O_DSYNC: the write returns once the data is durable (one trip to
-      // the thread pool instead of a write and an fdatasync).
-      await writeAll(this.fh, frame, this.pos);
+      // the thread pool, or none inline, instead of a write and an fdatasync).
+      const wroteInline = inline && !rollover && frame.length <= INLINE_WRITE_MAX_BYTES;
+      if (wroteInline) writeAllSync(this.fh.fd, frame, this.pos);
+      else await writeAll(this.fh, frame, this.pos);
       this.pos += frame.length;
+      return wroteInline;
     } finally {
       this.busy = false;
     }
@@ -412,6 +433,14 @@ function encodeFrame(payload: Payload): Buffer {
   frame.writeUInt32BE(crc32(body), 4);
   body.copy(frame, HEADER_BYTES);
   return frame;
+}
+
+function writeAllSync(fd: number, buf: Buffer, pos: number): void {
+  let off = 0;
+  for (let i = 0; off < buf.length; i++) {
+    if (i > 1000) throw new Error('WAL write made no progress');
+    off += writeSync(fd, buf, off, buf.length - off, pos + off);
+  }
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
