@@ -299,8 +299,8 @@ export class RaftLoop {
    * Makes a Ready's snapshot, entries and hard state durable: one WAL record and one fdatasync (group
    * commit); a small one inline on a lightly loaded member (INLINE_WRITE_MAX_ENTRIES). A hard state
    * that only moved commit needs no sync and is not written at all; a restart recovers commit from
-   * the applied index (see start.ts). An installed snapshot is written to the
-   * state database (synced) before the WAL records the log reset.
+   * the applied index (see start.ts). An installed snapshot is written to the state database (synced)
+   * before the WAL records the log reset.
    */
   private async persist(rd: Ready): Promise<boolean> {
     const hs = rd.hardState;

@@ -237,8 +237,7 @@ export class Wal {
       // The segment is opened with O_DSYNC: the write returns once the data is durable (one trip to
       // the thread pool, or none inline, instead of a write and an fdatasync).
       const wroteInline = inline && !rollover && frame.length <= INLINE_WRITE_MAX_BYTES;
-      if (wroteInline) writeAllSync(this.fh.fd, frame, this.pos);
-      else await writeAll(this.fh, frame, this.pos);
+      await writeAll(this.fh, frame, this.pos, wroteInline);
       this.pos += frame.length;
       return wroteInline;
     } finally {
@@ -435,20 +434,17 @@ function encodeFrame(payload: Payload): Buffer {
   return frame;
 }
 
-function writeAllSync(fd: number, buf: Buffer, pos: number): void {
+/**
+ * Writes the whole buffer at pos. `inline`: with writeSync on this thread, so that the bytes are written
+ * before the first await (Wal.save); otherwise on the thread pool.
+ */
+async function writeAll(fh: FileHandle, buf: Buffer, pos: number, inline = false): Promise<void> {
   let off = 0;
   for (let i = 0; off < buf.length; i++) {
     if (i > 1000) throw new Error('WAL write made no progress');
-    off += writeSync(fd, buf, off, buf.length - off, pos + off);
-  }
-}
-
-async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  let off = 0;
-  for (let i = 0; off < buf.length; i++) {
-    if (i > 1000) throw new Error('WAL write made no progress');
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, pos + off);
-    off += bytesWritten;
+    off += inline
+      ? writeSync(fh.fd, buf, off, buf.length - off, pos + off)
+      : (await fh.write(buf, off, buf.length - off, pos + off)).bytesWritten;
   }
 }
 
