@@ -102,6 +102,7 @@ export class StoreMember implements StoreBackend {
   ) {
     this.sm = sm;
     this.hub = new WatchHub(sm.mvcc, { progressIntervalMs: 10 * 60 * 1000 });
+    sm.mvcc.eventsWanted = () => this.hub.hasSyncedWatchers();
     const retryMs = Math.max(200, settings.heartbeatIntervalMs * 3);
     this.reads = new ReadBarrier(
       {
@@ -196,7 +197,8 @@ export class StoreMember implements StoreBackend {
   applyNormal(e: Entry): void {
     const p = decodeProposal(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
     const r = this.sm.apply(p.o);
-    if (r.ok && r.events !== undefined && r.events.length > 0) this.hub.notify(r.events, r.revision);
+    // Also without events (none wanted: no synced watcher), so the hub knows the revision.
+    if (r.ok && r.events !== undefined) this.hub.notify(r.events, r.revision);
     if (r.ok && p.o.op === 'leaseGrant') this.lessor.granted(p.o.id, p.o.ttl);
     if (p.o.op === 'leaseRevoke') this.lessor.revoked(p.o.id);
     const [member, epoch, seq] = p.rid;
@@ -293,6 +295,7 @@ export class StoreMember implements StoreBackend {
   /** A snapshot from the leader replaced the state machine: watchers start over on the new one. */
   replaceState(sm: StateMachine): void {
     this.sm = sm;
+    sm.mvcc.eventsWanted = () => this.hub.hasSyncedWatchers();
     this.hub.setHistory(sm.mvcc);
     if (this.isLeader()) this.lessor.promote(sm.leases.values());
     this.hooks.onMembersChanged([...sm.members.values()]);

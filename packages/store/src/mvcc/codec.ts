@@ -67,29 +67,41 @@ export function encodeRecord(rec: Rec): Buffer {
  */
 export function encodeRecordSealed(rec: Rec): Buffer {
   const kv = rec.kv;
-  const key = rec.key;
-  if (kv === null) {
-    const b = Buffer.allocUnsafe(CRC_SLOT_BYTES + 1 + binSize(key.length));
-    b[CRC_SLOT_BYTES] = 0x91; // fixarray of 1
-    writeBin(b, CRC_SLOT_BYTES + 1, key);
-    return b;
-  }
-  const value = kv.value;
+  if (kv === null) return encodeTombstoneSealed(rec.key);
+  return encodePutSealed(rec.key, kv.value, kv.create_revision, kv.version, kv.lease);
+}
+
+/** encodeRecordSealed of a tombstone of key. */
+export function encodeTombstoneSealed(key: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(CRC_SLOT_BYTES + 1 + binSize(key.length));
+  b[CRC_SLOT_BYTES] = 0x91; // fixarray of 1
+  writeBin(b, CRC_SLOT_BYTES + 1, key);
+  return b;
+}
+
+/** encodeRecordSealed of a put, from its fields (no KeyValue needed). */
+export function encodePutSealed(
+  key: Buffer,
+  value: Uint8Array,
+  createRevision: number,
+  version: number,
+  lease: number,
+): Buffer {
   const size =
     1 +
     binSize(key.length) +
     binSize(value.length) +
-    numberSize(kv.create_revision) +
-    numberSize(kv.version) +
-    numberSize(kv.lease);
+    numberSize(createRevision) +
+    numberSize(version) +
+    numberSize(lease);
   const b = Buffer.allocUnsafe(CRC_SLOT_BYTES + size);
   let at = CRC_SLOT_BYTES;
   b[at++] = 0x95; // fixarray of 5
   at = writeBin(b, at, key);
   at = writeBin(b, at, value);
-  at = writeNumber(b, at, kv.create_revision);
-  at = writeNumber(b, at, kv.version);
-  at = writeNumber(b, at, kv.lease);
+  at = writeNumber(b, at, createRevision);
+  at = writeNumber(b, at, version);
+  at = writeNumber(b, at, lease);
   if (at !== b.length) throw new Error('assertion: record encoding size mismatch');
   return b;
 }

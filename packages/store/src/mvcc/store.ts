@@ -20,8 +20,10 @@ import {
   decodeRecord,
   encodeMeta,
   encodeMetaSealed,
+  encodePutSealed,
   encodeRecord,
   encodeRecordSealed,
+  encodeTombstoneSealed,
   type Meta,
   metaKey,
   packChunk,
@@ -46,6 +48,9 @@ import type {
   TxnResult,
   WriteContext,
 } from './types.js';
+
+/** The events of a write when none are wanted (see Mvcc.eventsWanted); never written to. */
+const NO_EVENTS = Object.freeze([]) as unknown as T.Event[];
 
 /** etcd's first revision: an empty store reports 1, and the first write gets 2. */
 export const INITIAL_REVISION = 1;
@@ -129,6 +134,13 @@ export class Mvcc {
   private metaDirty = false;
   private storedBytes = 0;
   private batch: WriteBatch | null = null;
+
+  /**
+   * Whether writes build their watch events (PutResult.events and the like). A member sets this to
+   * "some watcher is synced", so that a write nobody watches makes no event objects (two KeyValues
+   * and the event each); a watcher that is not synced reads history instead. Defaults to always.
+   */
+  eventsWanted: () => boolean = () => true;
 
   constructor(prefix: Buffer, options: MvccOptions = {}) {
     this.prefix = Buffer.from(prefix);
@@ -362,19 +374,22 @@ export class Mvcc {
     if (req.key.length === 0) throw new EtcdError('EmptyKey');
     const ik = toIndexKey(req.key);
     const existing = this.index.get(ik);
-    const prev = existing === undefined ? null : this.liveAt(existing, b.readRev);
-    if ((req.ignore_value || req.ignore_lease) && prev === null) throw new EtcdError('KeyNotFound');
+    // The previous version is read from the log's columns: a KeyValue is made only if asked for.
+    const prev = existing === undefined ? NO_RECORD : this.liveIdAt(existing, b.readRev);
+    if ((req.ignore_value || req.ignore_lease) && prev === NO_RECORD) throw new EtcdError('KeyNotFound');
+    const log = this.log;
+    const prevKv = req.prev_kv && prev !== NO_RECORD ? this.putKv(existing as KeyHistory, prev) : null;
     // The log copies the value into its slab, so the request's bytes are not kept.
-    const value = req.ignore_value && prev !== null ? prev.value : req.value;
-    const lease = req.ignore_lease && prev !== null ? prev.lease : req.lease;
+    const value = req.ignore_value && prev !== NO_RECORD ? log.value(prev) : req.value;
+    const lease = req.ignore_lease && prev !== NO_RECORD ? log.lease(prev) : req.lease;
     const h = existing ?? this.index.getOrCreate(copyBytes(req.key), ik);
     this.append(b, h, {
       value,
-      createRevision: prev === null ? b.rev : prev.create_revision,
-      version: prev === null ? 1 : prev.version + 1,
+      createRevision: prev === NO_RECORD ? b.rev : log.createRevision(prev),
+      version: prev === NO_RECORD ? 1 : log.version(prev) + 1,
       lease,
     });
-    return { header: header(b.rev), prev_kv: req.prev_kv ? prev : null };
+    return { header: header(b.rev), prev_kv: prevKv };
   }
 
   private deleteIn(b: WriteBatch, req: T.DeleteRangeRequest): T.DeleteRangeResponse {
@@ -433,19 +448,25 @@ export class Mvcc {
   private commit(b: WriteBatch): { revision: number; events: T.Event[] } {
     if (b.changes.length === 0) return { revision: b.beginRev, events: [] };
     if (this.currentRev !== b.beginRev) throw new Error('assertion: revision moved during a write');
-    const events = b.changes.map((id, i) => this.eventOf(b.hists[i] as KeyHistory, id));
+    const events = this.eventsWanted()
+      ? b.changes.map((id, i) => this.eventOf(b.hists[i] as KeyHistory, id))
+      : NO_EVENTS;
     this.updateLeases(b);
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as T.Event;
-      const rec: Rec = { main: b.rev, sub: i, key: e.kv.key, kv: e.type === 'PUT' ? e.kv : null };
-      const sealed = encodeRecordSealed(rec);
+    const log = this.log;
+    for (let i = 0; i < b.changes.length; i++) {
+      const id = b.changes[i] as number;
+      const key = (b.hists[i] as KeyHistory).key;
+      const tombstone = log.isTombstone(id);
+      const sealed = tombstone
+        ? encodeTombstoneSealed(key)
+        : encodePutSealed(key, log.value(id), log.createRevision(id), log.version(id), log.lease(id));
       this.pending.push({
         type: 'put',
-        key: prefixedRecordKey(this.prefix, rec.main, rec.sub),
+        key: prefixedRecordKey(this.prefix, b.rev, i),
         value: sealed.subarray(CRC_SLOT_BYTES),
         sealed,
       });
-      this.storedBytes += recordSizeBytes(rec);
+      this.storedBytes += recordSizeBytesOf(key.length, tombstone ? 0 : log.valueLength(id));
     }
     this.currentRev = b.rev;
     this.metaDirty = true;

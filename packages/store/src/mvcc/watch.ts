@@ -147,6 +147,11 @@ export class WatchHub {
     return this.watchers.size;
   }
 
+  /** Whether any watcher takes events from notify() (the others read history). */
+  hasSyncedWatchers(): boolean {
+    return this.keyWatchers.size > 0 || this.rangeWatchers.size > 0;
+  }
+
   /** Watchers being caught up from history (etcd's slow watchers). */
   unsyncedCount(): number {
     return this.unsynced.size;
@@ -207,7 +212,7 @@ export class WatchHub {
     if (revision < this.lastRevision)
       throw new Error(`assertion: notify went back from ${this.lastRevision} to ${revision}`);
     this.lastRevision = revision;
-    if (events.length === 0) return;
+    if (events.length === 0 || !this.hasSyncedWatchers()) return;
     for (const [w, evs] of this.matchSynced(events)) {
       if (w.canceled || !w.synced || revision < w.nextRev) continue;
       w.nextRev = revision + 1;
