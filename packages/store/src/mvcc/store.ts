@@ -22,7 +22,6 @@ import {
   encodeMetaSealed,
   encodePutSealed,
   encodeRecord,
-  encodeRecordSealed,
   encodeTombstoneSealed,
   type Meta,
   metaKey,
