@@ -140,7 +140,7 @@ describe.each(targets)('h2client against %s', (_name, address) => {
       expect(got.kvs).toHaveLength(1);
       expect(got.kvs[0].value.toString()).toBe('v1');
       const mod = got.kvs[0].mod_revision;
-      const cas = (rev: string) =>
+      const cas = (rev: number) =>
         unary(c, 'Txn', {
           compare: [{ key, result: 'EQUAL', target: 'MOD', mod_revision: rev }],
           success: [{ request_put: { key, value: Buffer.from('v2') } }],
