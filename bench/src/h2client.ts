@@ -1,7 +1,9 @@
 // A lean gRPC client for the load generator: unary calls over HTTP/2 cleartext (h2c) on a raw socket.
 // grpc-js spends 150-190 µs of CPU per request, so at a few thousand requests a second the client saturates
 // a core and a benchmark measures the client; this one does only what a unary call needs: header blocks
-// encoded once per path (static table and literals, see encodeHeaderBlock), frames gathered and written
+// that index their fields in the server's dynamic table as grpc-go's and nghttp2's encoders do (so a
+// server decodes a request's headers from its table, as it would for etcd's own clients), encoded once
+// per path and table state (HpackIndexingEncoder), frames gathered and written
 // once per event-loop turn, one HPACK decoder per connection for the server's blocks (grpc-go indexes its
 // response headers, so every block is decoded in order), flow control both ways, deadlines swept by one
 // timer per connection, and a reconnect on the next call after a connection dies.
@@ -12,13 +14,14 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   H2WindowDefault as defaultWindowBytes,
-  encodeHeaderBlock,
   H2FrameHeaderBytes as frameHeaderBytes,
   H2FrameType as frameType,
   H2Code,
   H2Flag,
   H2Setting,
+  type HeaderField,
   HpackDecoder,
+  HpackIndexingEncoder,
   http2ClientPreface as preface,
   H2WindowMax as windowMax,
 } from '@keelson/store';
@@ -97,7 +100,8 @@ const reconnectBackoffMaxMs = 1000;
 
 /** One unary call, from the caller's promise to the server's trailers. */
 interface Call {
-  readonly headerBlock: Buffer;
+  readonly path: string;
+  readonly timeoutMs: number;
   readonly message: Buffer;
   readonly deadlineMs: number;
   readonly resolve: (message: Buffer) => void;
@@ -113,10 +117,10 @@ interface Call {
   uncreditedBytes: number;
 }
 
-/** Builds the header block of `path` (literals only: the server's dynamic table is never touched). */
-function headerBlockFor(path: string, authority: string, timeoutMs: number): Buffer {
+/** A call's request headers; grpc-timeout changes with the deadline, so it is never indexed. */
+function requestHeaders(path: string, authority: string, timeoutMs: number): HeaderField[] {
   const field = (name: string, value: string) => ({ name, value, neverIndexed: false });
-  return encodeHeaderBlock([
+  return [
     field(':method', 'POST'),
     field(':scheme', 'http'),
     field(':path', path),
@@ -124,8 +128,9 @@ function headerBlockFor(path: string, authority: string, timeoutMs: number): Buf
     field('content-type', 'application/grpc'),
     field('te', 'trailers'),
     field('grpc-timeout', grpcTimeout(timeoutMs)),
-  ]);
+  ];
 }
+const volatileHeaders: ReadonlySet<string> = new Set(['grpc-timeout']);
 
 /** The grpc-timeout header value: at most 8 digits and a unit. */
 export function grpcTimeout(ms: number): string {
@@ -215,7 +220,10 @@ export class H2Connection {
   private readonly streamWindow: number;
   private readonly connWindow: number;
   private readonly streamIdMax: number;
-  private readonly blocks = new Map<string, { timeoutMs: number; block: Buffer }>();
+  /** Encodes request headers into the server's dynamic table (blocks go out in the order encoded). */
+  private readonly encoder = new HpackIndexingEncoder(undefined, volatileHeaders);
+  /** The last block of each path, valid while the encoder's generation and the timeout are the same. */
+  private readonly blocks = new Map<string, { timeoutMs: number; generation: number; block: Buffer }>();
   // Outgoing frames are gathered here and written once per event-loop turn.
   private out = Buffer.allocUnsafe(16 * 1024);
   private outLen = 0;
@@ -318,15 +326,10 @@ export class H2Connection {
     }
     if (this.waiting.length - this.waitingHead >= waitingCallsMax)
       return Promise.reject(new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, 'too many calls waiting'));
-    let cached = this.blocks.get(path);
-    if (cached === undefined || cached.timeoutMs !== timeoutMs) {
-      cached = { timeoutMs, block: headerBlockFor(path, this.authority, timeoutMs) };
-      this.blocks.set(path, cached);
-    }
-    const headerBlock = cached.block;
     return new Promise<Buffer>((resolve, reject) => {
       const call: Call = {
-        headerBlock,
+        path,
+        timeoutMs,
         message,
         deadlineMs: Date.now() + timeoutMs,
         resolve,
@@ -380,7 +383,9 @@ export class H2Connection {
     call.id = id;
     call.sendWindow = this.peerInitialWindow;
     this.streams.set(id, call);
-    const block = call.headerBlock;
+    // Encoded here, when the stream starts: HEADERS go out in stream order, and the dynamic table
+    // indexes are valid only in the order the blocks were encoded.
+    const block = this.headerBlock(call.path, call.timeoutMs);
     const first = Math.min(block.length, this.peerMaxFrame);
     this.frameHeader(first, frameType.headers, first === block.length ? H2Flag.endHeaders : 0, id);
     this.bytes(block, 0, first);
@@ -393,6 +398,17 @@ export class H2Connection {
     }
     if (!this.sendData(call)) this.blocked.push(call);
     this.scheduleFlush();
+  }
+
+  private headerBlock(path: string, timeoutMs: number): Buffer {
+    const cached = this.blocks.get(path);
+    const generation = this.encoder.generation;
+    if (cached !== undefined && cached.timeoutMs === timeoutMs && cached.generation === generation)
+      return cached.block;
+    const block = this.encoder.encode(requestHeaders(path, this.authority, timeoutMs));
+    // A block that added entries differs from the next one; cache the state after it.
+    if (this.encoder.generation === generation) this.blocks.set(path, { timeoutMs, generation, block });
+    return block;
   }
 
   /** Sends what the windows allow of the call's DATA; true when all of it (with END_STREAM) went out. */
@@ -757,8 +773,8 @@ export class H2Connection {
         if (value < 16_384 || value > 16_777_215)
           throw new ProtocolError(H2Code.protocolError, `MAX_FRAME_SIZE ${value} out of range`);
         this.peerMaxFrame = value;
-      }
-      // HEADER_TABLE_SIZE does not matter (we never index), nor do the others for a client.
+      } else if (id === H2Setting.headerTableSize) this.encoder.setPeerTableBytes(value);
+      // The others do not matter to a client.
     }
     this.frameHeader(0, frameType.settings, H2Flag.ack, 0);
     this.scheduleFlush();

@@ -28,7 +28,13 @@ export {
   windowDefault as H2WindowDefault,
   windowMax as H2WindowMax,
 } from './grpc/h2conn.js';
-export { encodeHeaderBlock, type HeaderField, HpackDecoder, Http2FramingError } from './grpc/hpack.js';
+export {
+  encodeHeaderBlock,
+  type HeaderField,
+  HpackDecoder,
+  HpackIndexingEncoder,
+  Http2FramingError,
+} from './grpc/hpack.js';
 export { componentLogger, createLogger } from './log.js';
 export { computeClusterId, computeMemberId, idHex } from './member/ids.js';
 export { ETCD_VERSION } from './member/member.js';

@@ -13,7 +13,13 @@ import type { StoreBackend } from '../src/api/backend.js';
 import type * as T from '../src/api/types.js';
 import { EtcdError } from '../src/errors.js';
 import { H2ServerConnection, type H2Stream } from '../src/grpc/h2conn.js';
-import { encodeHeaderBlock, type HeaderField, HpackDecoder, huffmanDecode } from '../src/grpc/hpack.js';
+import {
+  encodeHeaderBlock,
+  type HeaderField,
+  HpackDecoder,
+  HpackIndexingEncoder,
+  huffmanDecode,
+} from '../src/grpc/hpack.js';
 import { listenClientUrls } from '../src/grpc/listen.js';
 import { loadClientServices } from '../src/grpc/proto.js';
 import { createEtcdGrpcServer, maxRequestBytesDefault } from '../src/grpc/server.js';
@@ -195,6 +201,85 @@ describe('HPACK', () => {
     const block = encodeHeaderBlock(fields);
     expect(new HpackDecoder().decode(block)).toEqual(fields);
     expect(new HpackDecoder().decode(Buffer.concat([block, block]))).toEqual([...fields, ...fields]);
+  });
+
+  test("the indexing encoder writes RFC 7541 C.3's three requests byte for byte", () => {
+    // Proves literals with incremental indexing and dynamic-table indexes match the RFC's own example.
+    const e = new HpackIndexingEncoder();
+    const hex = (fields: HeaderField[]) => e.encode(fields).toString('hex');
+    const base = [field(':method', 'GET'), field(':scheme', 'http'), field(':path', '/')];
+    expect(hex([...base, field(':authority', 'www.example.com')])).toBe(
+      '828684410f7777772e6578616d706c652e636f6d',
+    );
+    expect(hex([...base, field(':authority', 'www.example.com'), field('cache-control', 'no-cache')])).toBe(
+      '828684be58086e6f2d6361636865',
+    );
+    expect(
+      hex([
+        field(':method', 'GET'),
+        field(':scheme', 'https'),
+        field(':path', '/index.html'),
+        field(':authority', 'www.example.com'),
+        field('custom-key', 'custom-value'),
+      ]),
+    ).toBe('828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565');
+  });
+
+  test('the indexing encoder round-trips through one decoder, whatever the fields and table sizes', () => {
+    // Proves indexes stay in step with the decoder's table: repeats, volatile names, never-indexed
+    // fields, a full table and a table the decoder shrinks midway all decode to the fields encoded.
+    const names = ['content-type', ':path', 'te', 'grpc-timeout', 'x-a', 'authorization'];
+    const arbField = fc.record({
+      name: fc.constantFrom(...names),
+      value: fc.oneof(
+        fc.constantFrom('a', 'application/grpc', '/etcdserverpb.KV/Put'),
+        fc.string({ maxLength: 300 }),
+      ),
+      neverIndexed: fc.boolean(),
+    });
+    const arbStep = fc.oneof(
+      { weight: 9, arbitrary: fc.array(arbField, { maxLength: 8 }).map((fields) => ({ fields })) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 8192 }).map((shrinkTo) => ({ shrinkTo })) },
+    );
+    fc.assert(
+      fc.property(fc.array(arbStep, { maxLength: 40 }), (steps) => {
+        const e = new HpackIndexingEncoder(4096, new Set(['grpc-timeout']));
+        const d = new HpackDecoder();
+        for (const step of steps) {
+          if ('shrinkTo' in step) {
+            e.setPeerTableBytes(step.shrinkTo);
+            continue;
+          }
+          const before = e.generation;
+          const block = e.encode(step.fields);
+          expect(d.decode(block)).toEqual(step.fields);
+          // A block that added nothing encodes the same again (what callers cache on).
+          if (e.generation === before) expect(e.encode(step.fields)).toEqual(block);
+          if (e.generation === before) d.decode(block);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('the indexing encoder sends a repeated request as indexes only', () => {
+    // Proves the second identical request costs a byte per field (what the decoder does not parse again).
+    const e = new HpackIndexingEncoder(4096, new Set(['grpc-timeout']));
+    const d = new HpackDecoder();
+    const fields = [
+      field(':method', 'POST'),
+      field(':scheme', 'http'),
+      field(':path', '/etcdserverpb.KV/Put'),
+      field(':authority', '127.0.0.1:2379'),
+      field('content-type', 'application/grpc'),
+      field('te', 'trailers'),
+    ];
+    expect(d.decode(e.encode(fields))).toEqual(fields);
+    const again = e.encode([...fields, field('grpc-timeout', '4999m')]);
+    expect(d.decode(again)).toEqual([...fields, field('grpc-timeout', '4999m')]);
+    // One byte per indexed field, then grpc-timeout as a literal without indexing (its name is not in
+    // the static table): the type byte, the name and the value with their length bytes.
+    expect(again.length).toBe(fields.length + 1 + (1 + 'grpc-timeout'.length) + (1 + '4999m'.length));
   });
 });
 

@@ -316,3 +316,90 @@ export function encodeHeaderBlock(fields: readonly HeaderField[]): Buffer {
   }
   return Buffer.from(out);
 }
+
+/**
+ * An HPACK encoder that indexes, as grpc-go's and nghttp2's encoders do: a field's first use goes as a
+ * literal "with incremental indexing" and every later use as one index into the decoder's dynamic
+ * table, so the decoder neither parses nor allocates it again. It never evicts: a field that would not
+ * fit in the table any more goes as a literal without indexing, and so does every field whose name is
+ * in `volatileNames` (a value that changes on every request, like grpc-timeout, would only churn the
+ * table). One encoder per connection direction, and blocks must be sent in the order they were encoded.
+ */
+export class HpackIndexingEncoder {
+  /** name + NUL + value of each entry this encoder added, with its insertion number. */
+  private readonly inserted = new Map<string, number>();
+  private insertions = 0;
+  private usedBytes = 0;
+  /** A dynamic table size update owed at the start of the next block (after the table shrank). */
+  private sizeUpdate: number | null = null;
+
+  constructor(
+    private tableBytesMax: number = dynamicTableBytesDefault,
+    private readonly volatileNames: ReadonlySet<string> = new Set(),
+  ) {
+    if (!Number.isInteger(tableBytesMax) || tableBytesMax < 0 || tableBytesMax > dynamicTableBytesMax)
+      throw new Error(`assertion: bad HPACK table size ${tableBytesMax}`);
+  }
+
+  /** Changes whenever an entry is added or the table is reset: a block encoded at the same generation is the same. */
+  get generation(): number {
+    return this.insertions;
+  }
+
+  /**
+   * The decoder's SETTINGS_HEADER_TABLE_SIZE. Above the default it changes nothing (the decoder's table
+   * starts at the default); below it, the next block empties the decoder's table and this encoder
+   * starts over within the new size.
+   */
+  setPeerTableBytes(bytes: number): void {
+    const max = Math.min(bytes, dynamicTableBytesDefault);
+    if (max >= this.tableBytesMax) return;
+    this.tableBytesMax = max;
+    this.inserted.clear();
+    this.insertions++; // a new generation: cached blocks are stale
+    this.usedBytes = 0;
+    this.sizeUpdate = max;
+  }
+
+  encode(fields: readonly HeaderField[]): Buffer {
+    const out: number[] = [];
+    if (this.sizeUpdate !== null) {
+      // RFC 7541 4.2 and 6.3: down to 0 (evicting everything), then up to the size allowed.
+      encodeInteger(out, 0x20, 5, 0);
+      encodeInteger(out, 0x20, 5, this.sizeUpdate);
+      this.sizeUpdate = null;
+      this.insertions++; // this block is not the one the same fields give next time
+    }
+    for (const field of fields) {
+      const key = `${field.name}\0${field.value}`;
+      const exact = field.neverIndexed ? undefined : staticIndexByField.get(key);
+      if (exact !== undefined) {
+        encodeInteger(out, 0x80, 7, exact);
+        continue;
+      }
+      const seq = field.neverIndexed ? undefined : this.inserted.get(key);
+      if (seq !== undefined) {
+        // The newest entry is index 62 (RFC 7541 2.3.3); nothing was ever evicted.
+        encodeInteger(out, 0x80, 7, staticTable.length + 1 + this.insertions - seq);
+        continue;
+      }
+      const nameIndex = staticIndexByName.get(field.name) ?? 0;
+      const size = Buffer.byteLength(field.name, 'latin1') + Buffer.byteLength(field.value, 'latin1') + 32;
+      const index =
+        !field.neverIndexed &&
+        !this.volatileNames.has(field.name) &&
+        this.usedBytes + size <= this.tableBytesMax;
+      if (index) {
+        encodeInteger(out, 0x40, 6, nameIndex);
+        this.insertions++;
+        this.inserted.set(key, this.insertions);
+        this.usedBytes += size;
+      } else {
+        encodeInteger(out, field.neverIndexed ? 0x10 : 0, 4, nameIndex);
+      }
+      if (nameIndex === 0) encodeString(out, field.name);
+      encodeString(out, field.value);
+    }
+    return Buffer.from(out);
+  }
+}
