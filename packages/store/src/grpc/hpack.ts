@@ -88,6 +88,11 @@ const staticTable: ReadonlyArray<readonly [string, string]> = [
 ];
 assert(staticTable.length === 61, 'RFC 7541 Appendix A has 61 entries');
 
+/** The static table as the fields decode() returns for its indexes (shared, frozen). */
+const staticFields: readonly HeaderField[] = staticTable.map(([name, value]) =>
+  Object.freeze({ name, value, neverIndexed: false }),
+);
+
 /**
  * Huffman code lengths of symbols 0..256 (256 is EOS), RFC 7541 Appendix B. The code is canonical (within a
  * length, codes rise with the symbol), so the lengths alone determine every code.
@@ -204,11 +209,15 @@ class BlockReader {
 
 /** An HPACK decoder with its own dynamic table: one per client→server direction of a connection. */
 export class HpackDecoder {
-  /** Newest first. Invariant: usedBytes = sum of entry sizes <= tableBytesMax. */
-  private readonly dynamic: Array<readonly [string, string]> = [];
+  /**
+   * Newest first, each entry the (frozen) field that decode() returns for it, so that a header sent as
+   * an index costs no allocation. Invariant: usedBytes = sum of entry sizes <= tableBytesMax.
+   */
+  private readonly dynamic: HeaderField[] = [];
   private usedBytes = 0;
   private tableBytesMax = dynamicTableBytesDefault;
 
+  /** The block's fields; those sent as table indexes are shared, frozen objects (do not modify). */
   decode(block: Buffer): HeaderField[] {
     const reader = new BlockReader(block);
     const fields: HeaderField[] = [];
@@ -216,11 +225,10 @@ export class HpackDecoder {
     while (!reader.done) {
       const first = block[reader.pos] ?? 0;
       if (first & 0x80) {
-        const [name, value] = this.entry(reader.integer(7));
-        fields.push({ name, value, neverIndexed: false });
+        fields.push(this.entry(reader.integer(7)));
       } else if (first & 0x40) {
-        const field = this.literal(reader, 6);
-        this.add(field.name, field.value);
+        const field = Object.freeze(this.literal(reader, 6));
+        this.add(field);
         fields.push(field);
       } else if (first & 0x20) {
         this.resize(reader.integer(5));
@@ -234,19 +242,19 @@ export class HpackDecoder {
 
   private literal(reader: BlockReader, prefixBits: number): HeaderField {
     const index = reader.integer(prefixBits);
-    const name = index === 0 ? reader.string() : this.entry(index)[0];
+    const name = index === 0 ? reader.string() : this.entry(index).name;
     return { name, value: reader.string(), neverIndexed: false };
   }
 
-  private entry(index: number): readonly [string, string] {
-    const found = index <= staticTable.length ? staticTable[index - 1] : this.dynamic[index - 62];
+  private entry(index: number): HeaderField {
+    const found = index <= staticTable.length ? staticFields[index - 1] : this.dynamic[index - 62];
     if (index === 0 || found === undefined) throw new Http2FramingError(`HPACK: no table entry ${index}`);
     return found;
   }
 
-  private add(name: string, value: string): void {
-    const size = Buffer.byteLength(name, 'latin1') + Buffer.byteLength(value, 'latin1') + 32;
-    this.dynamic.unshift([name, value]);
+  private add(field: HeaderField): void {
+    const size = Buffer.byteLength(field.name, 'latin1') + Buffer.byteLength(field.value, 'latin1') + 32;
+    this.dynamic.unshift(field);
     this.usedBytes += size;
     // RFC 7541 4.4: an entry larger than the table empties it (and is not kept itself).
     this.evictTo(this.tableBytesMax);
@@ -264,7 +272,8 @@ export class HpackDecoder {
     while (this.usedBytes > tableBytes) {
       const oldest = this.dynamic.pop();
       assert(oldest !== undefined, 'used bytes imply entries');
-      this.usedBytes -= Buffer.byteLength(oldest[0], 'latin1') + Buffer.byteLength(oldest[1], 'latin1') + 32;
+      this.usedBytes -=
+        Buffer.byteLength(oldest.name, 'latin1') + Buffer.byteLength(oldest.value, 'latin1') + 32;
     }
   }
 }

@@ -70,6 +70,7 @@ export class StateMachine {
   readonly removed = new Set<number>();
   alarms: T.AlarmMember[] = [];
   private pending: BatchOp[] = [];
+  private readonly writeContext = { leaseExists: (id: number) => this.leases.has(id) };
 
   constructor(mvcc?: Mvcc) {
     this.mvcc = mvcc ?? new Mvcc(MVCC_PREFIX);
@@ -174,7 +175,7 @@ export class StateMachine {
   }
 
   private applyUnchecked(o: Op): ApplyResult {
-    const ctx = { leaseExists: (id: number) => this.leases.has(id) };
+    const ctx = this.writeContext;
     switch (o.op) {
       case 'put': {
         if (this.hasNoSpaceAlarm()) throw new EtcdError('NoSpace');

@@ -101,7 +101,6 @@ class WriteBatch {
   readonly changes: number[] = [];
   /** The history of each change, parallel to `changes`. */
   readonly hists: KeyHistory[] = [];
-  readonly touched = new Set<KeyHistory>();
 
   /** firstId: the log's length when the batch began; its records are the ids from there on. */
   constructor(
@@ -109,6 +108,11 @@ class WriteBatch {
     readonly firstId: number,
   ) {
     this.rev = beginRev + 1;
+  }
+
+  /** The keys the batch wrote, each once (no Set for the usual single write). */
+  touched(): readonly KeyHistory[] {
+    return this.hists.length <= 1 ? this.hists : [...new Set(this.hists)];
   }
 
   /** What reads inside the batch see: its own writes once it has any (etcd's storeTxnWrite.Range). */
@@ -425,7 +429,6 @@ export class Mvcc {
     h.count++;
     b.changes.push(id);
     b.hists.push(h);
-    b.touched.add(h);
   }
 
   private write<R>(f: (b: WriteBatch) => R): { r: R; revision: number; events: T.Event[] } {
@@ -473,7 +476,7 @@ export class Mvcc {
   }
 
   private rollback(b: WriteBatch): void {
-    for (const h of b.touched) {
+    for (const h of b.touched()) {
       for (let steps = h.count; steps > 0 && h.newest >= b.firstId; steps--) {
         h.newest = this.log.prev(h.newest);
         h.count--;
@@ -484,7 +487,7 @@ export class Mvcc {
   }
 
   private updateLeases(b: WriteBatch): void {
-    for (const h of b.touched) {
+    for (const h of b.touched()) {
       const before = this.leaseAt(h, b.beginRev);
       const after = this.leaseAt(h, b.rev);
       if (before === after) continue;
