@@ -58,6 +58,14 @@ export interface AppliedState {
   readonly confState: ConfState;
 }
 
+/** classic-level's chained batch, through the private methods every abstract-level batch provides. */
+interface PrivateChainedBatch {
+  _put(key: Buffer, value: Buffer): void;
+  _del(key: Buffer): void;
+  _write(options: { sync: boolean }): Promise<void>;
+  _clear(): void;
+}
+
 interface PrivateBatch {
   _batch(
     ops: ReadonlyArray<{ type: 'put' | 'del'; key: Buffer; value?: Buffer }>,
@@ -148,6 +156,15 @@ export function decodeValue<T>(b: Buffer): T {
 }
 
 export class Disk {
+  /**
+   * One native batch, reused by every write (its buffer keeps its capacity): each op is one call with
+   * two Buffers, where _batch reads type, key and value of each op object by name through N-API (at
+   * 256 clients that conversion was 9 % of a follower's event loop; measured at 0.8 against 0.47 µs
+   * per op). A write while it is in use (they do not overlap in practice) takes _batch instead.
+   */
+  private chained: PrivateChainedBatch | null = null;
+  private chainedBusy = false;
+
   private walContents: WalContents | null;
 
   private constructor(
@@ -335,6 +352,22 @@ export class Disk {
    */
   async write(ops: readonly BatchOp[], sync: boolean): Promise<void> {
     if (ops.length === 0) return;
+    if (this.db.status === 'open' && !this.chainedBusy) {
+      this.chained ??= (this.db as unknown as { _chainedBatch(): PrivateChainedBatch })._chainedBatch();
+      const batch = this.chained;
+      this.chainedBusy = true;
+      try {
+        for (const op of ops) {
+          if (op.type === 'put') batch._put(op.key, sealOp(op));
+          else batch._del(op.key);
+        }
+        await batch._write({ sync });
+      } finally {
+        batch._clear();
+        this.chainedBusy = false;
+      }
+      return;
+    }
     const sealed = ops.map((op) =>
       op.type === 'put'
         ? { type: 'put' as const, key: op.key, value: sealOp(op) }
