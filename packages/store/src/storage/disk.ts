@@ -35,12 +35,12 @@ export const K = {
  * in memory), read back whole only at start-up.
  * - Table blocks of 64 KiB, not 4 KiB: LevelDB writes a table one block per write(2), so a memtable
  *   flush or a compaction of small blocks is mostly system calls (at 256 clients its background thread
- *   spent 5 % of a member's CPU on them). Point reads, which larger blocks make dearer, do not happen
+ *   spent 10 % of a member's CPU on them). Point reads, which larger blocks make dearer, do not happen
  *   here.
  * - A 16 MiB memtable, not 4 MiB: new revisions are appended in key order, so fewer, larger level-0
  *   tables mean less merging per byte. It costs up to twice that in memory (the memtable being flushed
  *   and the next one), and a longer replay of LevelDB's own log after a crash.
- * Measured in bench/results/profile-leveldb-2026-11-30.md.
+ * Measured in bench/results/profile-put-cpu-2026-11-30.md.
  */
 export const LEVEL_TUNING = { blockSize: 64 * 1024, writeBufferSize: 16 * 1024 * 1024 } as const;
 
