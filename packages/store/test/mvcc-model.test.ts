@@ -784,60 +784,60 @@ function checkWatches(model: Model, r: Real): void {
   }
 }
 
+/**
+ * Runs random command sequences against a fresh Mvcc (from `make`) and its WatchHub, checking every step
+ * and every watcher against the model. `wire` sets the store up as a caller would (after the hub exists).
+ * MVCC_MODEL_SEED=<seed> replays a failure; fast-check prints the seed and path when one fails.
+ */
+function checkAgainstModel(
+  make: () => Mvcc,
+  numRuns: number,
+  wire: (m: Mvcc, hub: WatchHub) => void = () => {},
+): void {
+  const seedText = process.env.MVCC_MODEL_SEED;
+  const seed = seedText === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(seedText);
+  fc.assert(
+    fc.property(fc.commands(commandArbs, { maxCommands: 80, size: 'max' }), (cmds) => {
+      const sched = new ManualScheduler();
+      const m = make();
+      const hub = new WatchHub(m, {
+        scheduler: sched,
+        syncDelayMs: 0,
+        pendingEventsMax: 2,
+        catchUpEventsMax: 3,
+        watchersPerSyncMax: 2,
+      });
+      wire(m, hub);
+      const model: Model = { states: [new Map(), new Map()], events: [[], []], compactRev: 0 };
+      const real: Real = { m, hub, sched, db: new Map(), watches: [] };
+      fc.modelRun(() => ({ model, real }), cmds);
+      checkWatches(model, real);
+      hub.close();
+    }),
+    { numRuns, seed },
+  );
+}
+
 describe('Mvcc model', () => {
   it('matches a snapshot-per-revision model for writes, reads, compaction, persistence and watches', () => {
     // Proves Mvcc/WatchHub semantics against a dumb reference over random command sequences.
-    fc.assert(
-      fc.property(fc.commands(commandArbs, { maxCommands: 80, size: 'max' }), (cmds) => {
-        const sched = new ManualScheduler();
-        const m = new Mvcc(PREFIX);
-        const hub = new WatchHub(m, {
-          scheduler: sched,
-          syncDelayMs: 0,
-          pendingEventsMax: 2,
-          catchUpEventsMax: 3,
-          watchersPerSyncMax: 2,
-        });
-        const model: Model = { states: [new Map(), new Map()], events: [[], []], compactRev: 0 };
-        const real: Real = { m, hub, sched, db: new Map(), watches: [] };
-        fc.modelRun(() => ({ model, real }), cmds);
-        checkWatches(model, real);
-        hub.close();
-      }),
-      { numRuns: 300 },
-    );
+    checkAgainstModel(() => new Mvcc(PREFIX), 300);
   });
 
   it('matches the model when writes build events only while a watcher is synced (as a member wires it)', () => {
     // Proves that skipping the events nobody takes loses no watch event, and that the records
     // written without events (persistCheck reloads them) are the same as with them.
-    // MVCC_MODEL_SEED=<seed> replays a failure; fast-check prints the seed and path when one fails.
-    const seedText = process.env.MVCC_MODEL_SEED;
-    const seed = seedText === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(seedText);
     let withoutEvents = 0;
-    fc.assert(
-      fc.property(fc.commands(commandArbs, { maxCommands: 80, size: 'max' }), (cmds) => {
-        const sched = new ManualScheduler();
-        const m = new Mvcc(PREFIX);
-        const hub = new WatchHub(m, {
-          scheduler: sched,
-          syncDelayMs: 0,
-          pendingEventsMax: 2,
-          catchUpEventsMax: 3,
-          watchersPerSyncMax: 2,
-        });
+    checkAgainstModel(
+      () => new Mvcc(PREFIX),
+      300,
+      (m, hub) => {
         m.eventsWanted = () => {
           const wanted = hub.hasSyncedWatchers();
           if (!wanted) withoutEvents++;
           return wanted;
         };
-        const model: Model = { states: [new Map(), new Map()], events: [[], []], compactRev: 0 };
-        const real: Real = { m, hub, sched, db: new Map(), watches: [] };
-        fc.modelRun(() => ({ model, real }), cmds);
-        checkWatches(model, real);
-        hub.close();
-      }),
-      { numRuns: 300, seed },
+      },
     );
     // The runs did write without events (not only while watched).
     expect(withoutEvents).toBeGreaterThan(100);
@@ -847,27 +847,6 @@ describe('Mvcc model', () => {
 describe('Mvcc model with a tiny arena', () => {
   it('matches the model when every compaction rebuilds the record log and values span many slabs', () => {
     // Proves the off-heap history (slabs, record ids, rebuilds) keeps Mvcc/WatchHub semantics.
-    // MVCC_MODEL_SEED=<seed> replays a failure; fast-check prints the seed and path when one fails.
-    const seedText = process.env.MVCC_MODEL_SEED;
-    const seed = seedText === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(seedText);
-    fc.assert(
-      fc.property(fc.commands(commandArbs, { maxCommands: 80, size: 'max' }), (cmds) => {
-        const sched = new ManualScheduler();
-        const m = new Mvcc(PREFIX, { slabBytes: 3, rebuildDeadRecordsMin: 1 });
-        const hub = new WatchHub(m, {
-          scheduler: sched,
-          syncDelayMs: 0,
-          pendingEventsMax: 2,
-          catchUpEventsMax: 3,
-          watchersPerSyncMax: 2,
-        });
-        const model: Model = { states: [new Map(), new Map()], events: [[], []], compactRev: 0 };
-        const real: Real = { m, hub, sched, db: new Map(), watches: [] };
-        fc.modelRun(() => ({ model, real }), cmds);
-        checkWatches(model, real);
-        hub.close();
-      }),
-      { numRuns: 200, seed },
-    );
+    checkAgainstModel(() => new Mvcc(PREFIX, { slabBytes: 3, rebuildDeadRecordsMin: 1 }), 200);
   });
 });
