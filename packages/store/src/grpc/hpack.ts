@@ -88,6 +88,11 @@ const staticTable: ReadonlyArray<readonly [string, string]> = [
 ];
 assert(staticTable.length === 61, 'RFC 7541 Appendix A has 61 entries');
 
+/** A dynamic table entry's size (RFC 7541 4.1): its name and value octets plus 32. */
+function entryBytes(field: HeaderField): number {
+  return Buffer.byteLength(field.name, 'latin1') + Buffer.byteLength(field.value, 'latin1') + 32;
+}
+
 /** The static table as the fields decode() returns for its indexes (shared, frozen). */
 const staticFields: readonly HeaderField[] = staticTable.map(([name, value]) =>
   Object.freeze({ name, value, neverIndexed: false }),
@@ -253,7 +258,7 @@ export class HpackDecoder {
   }
 
   private add(field: HeaderField): void {
-    const size = Buffer.byteLength(field.name, 'latin1') + Buffer.byteLength(field.value, 'latin1') + 32;
+    const size = entryBytes(field);
     this.dynamic.unshift(field);
     this.usedBytes += size;
     // RFC 7541 4.4: an entry larger than the table empties it (and is not kept itself).
@@ -272,8 +277,7 @@ export class HpackDecoder {
     while (this.usedBytes > tableBytes) {
       const oldest = this.dynamic.pop();
       assert(oldest !== undefined, 'used bytes imply entries');
-      this.usedBytes -=
-        Buffer.byteLength(oldest.name, 'latin1') + Buffer.byteLength(oldest.value, 'latin1') + 32;
+      this.usedBytes -= entryBytes(oldest);
     }
   }
 }
@@ -393,7 +397,7 @@ export class HpackIndexingEncoder {
         continue;
       }
       const nameIndex = staticIndexByName.get(field.name) ?? 0;
-      const size = Buffer.byteLength(field.name, 'latin1') + Buffer.byteLength(field.value, 'latin1') + 32;
+      const size = entryBytes(field);
       const index =
         !field.neverIndexed &&
         !this.volatileNames.has(field.name) &&

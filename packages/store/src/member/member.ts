@@ -102,7 +102,7 @@ export class StoreMember implements StoreBackend {
   ) {
     this.sm = sm;
     this.hub = new WatchHub(sm.mvcc, { progressIntervalMs: 10 * 60 * 1000 });
-    sm.mvcc.eventsWanted = () => this.hub.hasSyncedWatchers();
+    this.wantEventsWhenWatched(sm);
     const retryMs = Math.max(200, settings.heartbeatIntervalMs * 3);
     this.reads = new ReadBarrier(
       {
@@ -292,10 +292,15 @@ export class StoreMember implements StoreBackend {
     for (const w of ready) w.resolve();
   }
 
+  /** Writes build watch events only while some watcher takes them from the hub (Mvcc.eventsWanted). */
+  private wantEventsWhenWatched(sm: StateMachine): void {
+    sm.mvcc.eventsWanted = () => this.hub.hasSyncedWatchers();
+  }
+
   /** A snapshot from the leader replaced the state machine: watchers start over on the new one. */
   replaceState(sm: StateMachine): void {
     this.sm = sm;
-    sm.mvcc.eventsWanted = () => this.hub.hasSyncedWatchers();
+    this.wantEventsWhenWatched(sm);
     this.hub.setHistory(sm.mvcc);
     if (this.isLeader()) this.lessor.promote(sm.leases.values());
     this.hooks.onMembersChanged([...sm.members.values()]);
