@@ -66,6 +66,11 @@ export class StoreMetrics {
     'etcd_server_proposals_failed_total',
     'The total number of failed proposals seen.',
   );
+  readonly commitNotices = this.labelledCounter(
+    'keelson_raft_commit_notices_total',
+    "A leader's appends that only carry a new commit index: sent at once to a follower waiting on it (immediate), replaced by a later append (replaced), or sent after the hold (expired).",
+    ['outcome'],
+  );
   readonly slowApply = this.counter(
     'etcd_server_slow_apply_total',
     'The total number of slow apply requests (likely overloaded from slow disk).',

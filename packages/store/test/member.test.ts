@@ -303,3 +303,48 @@ describe('inline WAL writes', () => {
     running.delete(again);
   }, 60_000);
 });
+
+describe('commit notices', () => {
+  // Proves the leader's commit-only appends are held and then replaced by the next append (sequential
+  // writes) or sent when their time is up (the last write), so that followers still apply every write,
+  // and that a follower which forwards writes gets its notices at once: its writes are answered.
+  it('replaces, expires and sends at once, and every follower applies every write', async () => {
+    const specs: Spec[] = [];
+    for (const name of ['n1', 'n2', 'n3'])
+      specs.push({ name, client: await freePort(), peer: await freePort() });
+    const members = await Promise.all(specs.map((s) => start(config(s, specs, 'new'))));
+    const leader = await until('a leader', () => members.find((m) => m.member.isLeader()));
+    const leaderSpec = specs[members.indexOf(leader)]!;
+    const notices = async (): Promise<Record<string, number>> => {
+      const text = await (await fetch(`http://127.0.0.1:${leaderSpec.client}/metrics`)).text();
+      const out: Record<string, number> = { immediate: 0, replaced: 0, expired: 0 };
+      for (const line of text.split('\n')) {
+        const m = /^keelson_raft_commit_notices_total\{outcome="(\w+)"\} (\d+)/.exec(line);
+        if (m !== null) out[m[1]!] = Number(m[2]);
+      }
+      return out;
+    };
+    for (let i = 0; i < 30; i++) await leader.member.put(putReq(`seq/${i}`, `v${i}`));
+    const afterSeq = await until('the last notices to expire', async () => {
+      const n = await notices();
+      return n.replaced! > 0 && n.expired! > 0 ? n : undefined;
+    });
+    for (const m of members) {
+      await until('every write applied on each member', async () => {
+        const r = await m.member.range({ ...getReq('seq/', true), range_end: Buffer.from('seq0') });
+        return r.kvs.length === 30 ? true : undefined;
+      });
+    }
+    const follower = members.find((m) => m !== leader)!;
+    for (let i = 0; i < 10; i++) {
+      const r = await follower.member.put(putReq(`fwd/${i}`, `v${i}`));
+      expect(r.header.revision).toBeGreaterThan(30);
+    }
+    const afterFwd = await notices();
+    expect(afterFwd.immediate!).toBeGreaterThan(afterSeq.immediate!);
+    for (const m of members) {
+      await m.stop();
+      running.delete(m);
+    }
+  }, 60_000);
+});

@@ -21,6 +21,12 @@ import {
 } from '@keelson/raft';
 import type pino from 'pino';
 import { type AppliedState, type BatchOp, type Disk, encodeValue, K } from '../storage/disk.js';
+import {
+  COMMIT_NOTICE_EAGER_MS,
+  COMMIT_NOTICE_HOLD_MS,
+  CommitNoticeHold,
+  type CommitNoticeOutcome,
+} from './commit_notice.js';
 import type { CrashPoint } from './faults.js';
 
 /** A sync write slower than this is logged: it delays heartbeats and may cost an election. */
@@ -76,6 +82,8 @@ export interface RaftLoopHooks {
   /** A log write (one record and its sync) took this long; `inline` if made on the event loop. */
   observeFsync(seconds: number, inline: boolean): void;
   observeApply(seconds: number): void;
+  /** What became of a leader's commit-only append (commit_notice.ts). */
+  observeCommitNotice?(outcome: CommitNoticeOutcome): void;
   /** Chaos: called at each crash point around a sync (set only with --enable-fault-injection). */
   crashPoint?(point: CrashPoint): void;
 }
@@ -83,6 +91,8 @@ export interface RaftLoopHooks {
 export interface RaftLoopOptions {
   readonly snapshotCount: number;
   readonly snapshotCatchUpEntries: number;
+  /** How long a leader holds a commit-only append (commit_notice.ts); 0 sends them at once. */
+  readonly commitNoticeHoldMs?: number;
 }
 
 export class RaftLoop {
@@ -102,6 +112,8 @@ export class RaftLoop {
   applied: AppliedState;
   /** Entries up to this index are already in the state machine (restart: applied > snapshot index). */
   private stateApplied: number;
+  /** A leader's commit-only appends wait here for a later append to replace them. */
+  private readonly commitNotices: CommitNoticeHold | null;
 
   constructor(
     readonly raw: RawNode,
@@ -115,6 +127,26 @@ export class RaftLoop {
   ) {
     this.applied = applied;
     this.stateApplied = stateApplied;
+    const holdMs = opts.commitNoticeHoldMs ?? COMMIT_NOTICE_HOLD_MS;
+    this.commitNotices =
+      holdMs > 0
+        ? new CommitNoticeHold({
+            holdMs,
+            eagerMs: COMMIT_NOTICE_EAGER_MS,
+            now: () => performance.now(),
+            send: (msgs) => {
+              if (!this.stopped) this.hooks.send(msgs);
+            },
+            setTimer: (fn, ms) => setTimeout(fn, ms),
+            clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
+            observe: (outcome) => this.hooks.observeCommitNotice?.(outcome),
+          })
+        : null;
+  }
+
+  /** A message from a peer is about to be stepped (a follower's forwarded proposal or read is noted). */
+  notePeerMessage(m: Message): void {
+    this.commitNotices?.notePeerMessage(m);
   }
 
   /** Something changed in the RawNode: process its Ready soon (batched with whatever else arrives). */
@@ -150,6 +182,7 @@ export class RaftLoop {
 
   stop(): void {
     this.stopped = true;
+    this.commitNotices?.clear();
   }
 
   /** Resolves when no Ready is being processed (for a clean stop). */
@@ -183,6 +216,7 @@ export class RaftLoop {
     if (rd.softState !== null) {
       this.hooks.onSoftState(rd.softState);
       this.leader = rd.softState.raftState === StateType.Leader;
+      if (!this.leader) this.commitNotices?.clear();
     }
     for (const rs of rd.readStates) this.hooks.onReadState(rs.requestCtx, rs.index);
     // A snapshot from the leader rewrites the state records: every older write must land first.
@@ -193,19 +227,22 @@ export class RaftLoop {
     // is produced only after this one's fsync, so nothing is applied or announced as committed before
     // the leader's own copy is on disk. A Ready that needs no sync has nothing to wait for either.
     const sendFirst = (this.leader && rd.snapshot === null) || !durable;
-    if (sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
+    if (sendFirst && rd.messages.length > 0) this.sendMessages(rd.messages);
     // Committed entries this member already holds on disk (all of them on a leader, whose earlier Readies
     // were persisted before this one was made; on a follower, those not in this Ready's entries) are
     // applied while this Ready's write is in flight, as etcd applies in parallel with its WAL save.
-    // Otherwise every answer under load would wait for the next batch's write as well as its own.
-    const early = rd.snapshot === null ? this.durableCommitted(rd) : 0;
+    // Otherwise every answer under load would wait for the next batch's write as well as its own. A
+    // follower whose write is made inline has nothing in flight to overlap: it acks first (the leader
+    // waits on that ack) and applies after.
+    const inline = durable && rd.snapshot === null && this.inlineWrite(rd);
+    const early = rd.snapshot === null && (this.leader || !inline) ? this.durableCommitted(rd) : 0;
     let persisting: Promise<void> | null = null;
     if (durable) {
       const t0 = performance.now();
-      persisting = this.persist(rd).then((inline) => {
+      persisting = this.persist(rd, inline).then((wroteInline) => {
         const tookMs = performance.now() - t0;
         this.lastLogWriteMs = tookMs;
-        this.hooks.observeFsync(tookMs / 1000, inline);
+        this.hooks.observeFsync(tookMs / 1000, wroteInline);
         // etcd's "took too long" warning: a slow disk holds up everything, heartbeats included.
         if (tookMs > SLOW_SYNC_WARN_MS)
           this.log.warn({ tookMs: Math.round(tookMs), entries: rd.entries.length }, 'slow sync write');
@@ -216,7 +253,7 @@ export class RaftLoop {
     if (early > 0) this.applyCommitted(rd.committedEntries.slice(0, early));
     if (persisting !== null) await persisting;
     this.updateStorage(rd);
-    if (!sendFirst && rd.messages.length > 0) this.hooks.send(this.withFullSnapshots(rd.messages));
+    if (!sendFirst && rd.messages.length > 0) this.sendMessages(rd.messages);
     if (rd.committedEntries.length > early) this.applyCommitted(rd.committedEntries.slice(early));
     this.maybeSnapshot();
     // Backpressure: a disk that cannot keep up with the applies slows the loop down, within a bound.
@@ -302,11 +339,9 @@ export class RaftLoop {
    * the applied index (see start.ts). An installed snapshot is written to the state database (synced)
    * before the WAL records the log reset.
    */
-  private async persist(rd: Ready): Promise<boolean> {
+  private async persist(rd: Ready, inline: boolean): Promise<boolean> {
     const hs = rd.hardState;
     if (rd.snapshot === null) {
-      const inline =
-        rd.entries.length <= INLINE_WRITE_MAX_ENTRIES && this.lastLogWriteMs <= INLINE_WRITE_SLOW_MS;
       this.hooks.crashPoint?.('before-log-sync'); // chaos
       const wroteInline = await this.disk.appendLog(rd.entries, hs, inline);
       this.hooks.crashPoint?.('after-log-sync'); // chaos
@@ -320,6 +355,11 @@ export class RaftLoop {
     this.hooks.crashPoint?.('after-snapshot'); // chaos
     if (rd.entries.length > 0) await this.disk.appendLog(rd.entries, hs);
     return false;
+  }
+
+  /** Whether a Ready's log write is asked to be made inline (INLINE_WRITE_MAX_ENTRIES). */
+  private inlineWrite(rd: Ready): boolean {
+    return rd.entries.length <= INLINE_WRITE_MAX_ENTRIES && this.lastLogWriteMs <= INLINE_WRITE_SLOW_MS;
   }
 
   private updateStorage(rd: Ready): void {
@@ -341,6 +381,11 @@ export class RaftLoop {
     ops.push({ type: 'put', key: K.applied, value: encodeValue(this.applied) });
     this.log.info({ index: m.index, term: m.term }, 'installed snapshot from leader');
     return ops;
+  }
+
+  private sendMessages(msgs: readonly Message[]): void {
+    const out = this.commitNotices === null ? msgs : this.commitNotices.filter(msgs);
+    if (out.length > 0) this.hooks.send(this.withFullSnapshots(out));
   }
 
   /**

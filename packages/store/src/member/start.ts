@@ -317,6 +317,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
     logger: log.child({ component: 'transport' }),
     onMessages: (msgs) => {
       for (const m of msgs) {
+        loop.notePeerMessage(m);
         try {
           raw.step(m);
         } catch (e) {
@@ -379,6 +380,7 @@ async function run(config: MemberConfig, disk: Disk, id: Identity, log: pino.Log
         log.fatal({ err: e.message, stack: e.stack }, 'raft loop failed; stopping the member');
         resolveDone({ code: 1, reason: e.message });
       },
+      observeCommitNotice: (outcome) => metrics.commitNotices.inc({ outcome }),
       observeFsync: (s, inline) => {
         metrics.walFsyncDuration.observe(s);
         if (inline) metrics.walInlineWrites.inc();
