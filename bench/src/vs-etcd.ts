@@ -3,7 +3,7 @@
 // with its own default timings. Every workload runs against each store in alternation (etcd, keelson,
 // etcd, keelson, ...) on a fresh cluster, and the table reports the median of the rounds and the ratio
 // keelson/etcd: ratios, not absolute figures, because these machines are noisy.
-//   node bench/dist/vs-etcd.js [--quick] [--rounds N] [--duration S] [--only put-64,failover,...]
+//   node bench/dist/vs-etcd.js [--quick] [--rounds N] [--duration S] [--warmup S] [--only put-64,...]
 //                              [--revisions N] [--failover-rounds N] [--soak-minutes N]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -58,12 +58,18 @@ const roundsMax = 20;
 const warmupKeySpace = 1_000;
 const durationSMax = 600;
 const revisionsMax = 5_000_000;
+const warmupSMax = 300;
 
 interface Settings {
   quick: boolean;
   rounds: number;
   durationS: number;
-  /** An unmeasured run of the same workload on each fresh cluster before the measured one. */
+  /**
+   * An unmeasured run of the same workload on each fresh cluster before the measured one. Long enough
+   * for Node's optimizing compiler to settle: at one client a member still compiles functions 4 to 8 s
+   * after it started (node --trace-opt), on worker threads that take a core from the other processes
+   * for milliseconds at a time. A Go binary has no such phase; both stores get the same warm-up.
+   */
   warmupS: number;
   revisions: number;
   /** kill -9 rounds per failover run; the table aggregates every gap of every round. */
@@ -93,6 +99,7 @@ export function parseSettings(argv: string[]): Settings {
       revisions: { type: 'string' },
       'failover-rounds': { type: 'string' },
       'soak-minutes': { type: 'string' },
+      warmup: { type: 'string' },
     },
     strict: true,
   });
@@ -107,7 +114,7 @@ export function parseSettings(argv: string[]): Settings {
     quick,
     rounds,
     durationS: positiveInt('duration', values.duration, quick ? 3 : 10, durationSMax),
-    warmupS: quick ? 1 : 3,
+    warmupS: positiveInt('warmup', values.warmup, quick ? 1 : 10, warmupSMax),
     revisions: positiveInt('revisions', values.revisions, quick ? 20_000 : 300_000, revisionsMax),
     failoverRounds: positiveInt('failover-rounds', values['failover-rounds'], quick ? 1 : 3, 100),
     historyRounds: values.rounds === undefined ? 1 : rounds,
