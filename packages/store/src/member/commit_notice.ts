@@ -3,7 +3,7 @@
 // applies and answers it. Under a steady stream of writes the next append carries the same commit index
 // a moment later; until then the extra message only competes for the CPU with the requests that matter
 // (on a two-core machine shared by three members and a client, one lone writer's p50 fell from 0.72
-// to 0.64 ms and member CPU per put by 20 % without them). So such an append waits up to holdMs: an
+// to 0.64 ms and member CPU per put by 15 % without them). So such an append waits up to holdMs: an
 // append to the same follower sent meanwhile replaces it (it carries a commit index at least as new),
 // and otherwise it goes out when the time is up. A follower that forwarded a proposal or a ReadIndex
 // request in the last eagerMs waits on this commit index to answer its own client, so it is told at

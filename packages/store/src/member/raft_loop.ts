@@ -91,8 +91,6 @@ export interface RaftLoopHooks {
 export interface RaftLoopOptions {
   readonly snapshotCount: number;
   readonly snapshotCatchUpEntries: number;
-  /** How long a leader holds a commit-only append (commit_notice.ts); 0 sends them at once. */
-  readonly commitNoticeHoldMs?: number;
 }
 
 export class RaftLoop {
@@ -113,7 +111,7 @@ export class RaftLoop {
   /** Entries up to this index are already in the state machine (restart: applied > snapshot index). */
   private stateApplied: number;
   /** A leader's commit-only appends wait here for a later append to replace them. */
-  private readonly commitNotices: CommitNoticeHold | null;
+  private readonly commitNotices: CommitNoticeHold;
 
   constructor(
     readonly raw: RawNode,
@@ -127,26 +125,22 @@ export class RaftLoop {
   ) {
     this.applied = applied;
     this.stateApplied = stateApplied;
-    const holdMs = opts.commitNoticeHoldMs ?? COMMIT_NOTICE_HOLD_MS;
-    this.commitNotices =
-      holdMs > 0
-        ? new CommitNoticeHold({
-            holdMs,
-            eagerMs: COMMIT_NOTICE_EAGER_MS,
-            now: () => performance.now(),
-            send: (msgs) => {
-              if (!this.stopped) this.hooks.send(msgs);
-            },
-            setTimer: (fn, ms) => setTimeout(fn, ms),
-            clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
-            observe: (outcome) => this.hooks.observeCommitNotice?.(outcome),
-          })
-        : null;
+    this.commitNotices = new CommitNoticeHold({
+      holdMs: COMMIT_NOTICE_HOLD_MS,
+      eagerMs: COMMIT_NOTICE_EAGER_MS,
+      now: () => performance.now(),
+      send: (msgs) => {
+        if (!this.stopped) this.hooks.send(msgs);
+      },
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
+      observe: (outcome) => this.hooks.observeCommitNotice?.(outcome),
+    });
   }
 
   /** A message from a peer is about to be stepped (a follower's forwarded proposal or read is noted). */
   notePeerMessage(m: Message): void {
-    this.commitNotices?.notePeerMessage(m);
+    this.commitNotices.notePeerMessage(m);
   }
 
   /** Something changed in the RawNode: process its Ready soon (batched with whatever else arrives). */
@@ -182,7 +176,7 @@ export class RaftLoop {
 
   stop(): void {
     this.stopped = true;
-    this.commitNotices?.clear();
+    this.commitNotices.clear();
   }
 
   /** Resolves when no Ready is being processed (for a clean stop). */
@@ -216,7 +210,7 @@ export class RaftLoop {
     if (rd.softState !== null) {
       this.hooks.onSoftState(rd.softState);
       this.leader = rd.softState.raftState === StateType.Leader;
-      if (!this.leader) this.commitNotices?.clear();
+      if (!this.leader) this.commitNotices.clear();
     }
     for (const rs of rd.readStates) this.hooks.onReadState(rs.requestCtx, rs.index);
     // A snapshot from the leader rewrites the state records: every older write must land first.
@@ -384,7 +378,7 @@ export class RaftLoop {
   }
 
   private sendMessages(msgs: readonly Message[]): void {
-    const out = this.commitNotices === null ? msgs : this.commitNotices.filter(msgs);
+    const out = this.commitNotices.filter(msgs);
     if (out.length > 0) this.hooks.send(this.withFullSnapshots(out));
   }
 
