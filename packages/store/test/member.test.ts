@@ -106,13 +106,29 @@ async function start(c: MemberConfig): Promise<RunningMember> {
   return m;
 }
 
+/** Starts a new three-member cluster with these names and waits for its leader. */
+async function startThree(
+  names: [string, string, string],
+): Promise<{ specs: Spec[]; members: RunningMember[]; leader: RunningMember }> {
+  const specs: Spec[] = [];
+  for (const name of names) specs.push({ name, client: await freePort(), peer: await freePort() });
+  const members = await Promise.all(specs.map((s) => start(config(s, specs, 'new'))));
+  const leader = await until('a leader', () => members.find((m) => m.member.isLeader()));
+  return { specs, members, leader };
+}
+
+/** One series of a member's /metrics (name with its labels); `missing` if it is absent, else an error. */
+async function metric(clientPort: number, series: string, missing?: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${clientPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line !== undefined) return Number(line.slice(series.length + 1));
+  if (missing !== undefined) return missing;
+  throw new Error(`no ${series} in /metrics`);
+}
+
 describe('store members in one process', () => {
   it('replicates, restarts and catches a new member up from a snapshot', async () => {
-    const specs: Spec[] = [];
-    for (const name of ['a', 'b', 'c'])
-      specs.push({ name, client: await freePort(), peer: await freePort() });
-    const members = await Promise.all(specs.map((s) => start(config(s, specs, 'new'))));
-    const leader = await until('a leader', () => members.find((m) => m.member.isLeader()));
+    const { specs, members, leader } = await startThree(['a', 'b', 'c']);
     const follower = members.find((m) => m !== leader)!;
 
     // Writes through a follower are forwarded inside Raft and acknowledged once applied.
@@ -240,11 +256,7 @@ describe('linearizable reads under writes', () => {
   // Proves follower reads issued while writes commit all complete, none timing out (bench/test/kv.test.ts's
   // mixed run covers the single-member case where the read index is often ahead of the applied index).
   it('completes every follower read while writes are in flight', async () => {
-    const specs: Spec[] = [];
-    for (const name of ['r1', 'r2', 'r3'])
-      specs.push({ name, client: await freePort(), peer: await freePort() });
-    const members = await Promise.all(specs.map((s) => start(config(s, specs, 'new'))));
-    const leader = await until('a leader', () => members.find((m) => m.member.isLeader()));
+    const { members, leader } = await startThree(['r1', 'r2', 'r3']);
     const followers = members.filter((m) => m !== leader);
     // Rounds of writes with reads issued while the writes commit: some reads get a read index the
     // follower has not applied yet and must be woken by the apply.
@@ -271,18 +283,10 @@ describe('inline WAL writes', () => {
     const spec: Spec = { name: 'w', client: await freePort(), peer: await freePort() };
     const m = await start(config(spec, [spec], 'new'));
     await until('a leader', () => (m.member.isLeader() ? true : undefined));
-    const counters = async (): Promise<{ inline: number; writes: number }> => {
-      const text = await (await fetch(`http://127.0.0.1:${spec.client}/metrics`)).text();
-      const value = (name: string): number => {
-        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-        if (line === undefined) throw new Error(`no ${name} in /metrics`);
-        return Number(line.split(' ')[1]);
-      };
-      return {
-        inline: value('keelson_wal_inline_writes_total'),
-        writes: value('etcd_disk_wal_fsync_duration_seconds_count'),
-      };
-    };
+    const counters = async (): Promise<{ inline: number; writes: number }> => ({
+      inline: await metric(spec.client, 'keelson_wal_inline_writes_total'),
+      writes: await metric(spec.client, 'etcd_disk_wal_fsync_duration_seconds_count'),
+    });
     const before = await counters();
     for (let i = 0; i < 20; i++) await m.member.put(putReq(`lone/${i}`, `v${i}`));
     const afterLone = await counters();
@@ -309,20 +313,13 @@ describe('commit notices', () => {
   // writes) or sent when their time is up (the last write), so that followers still apply every write,
   // and that a follower which forwards writes gets its notices at once: its writes are answered.
   it('replaces, expires and sends at once, and every follower applies every write', async () => {
-    const specs: Spec[] = [];
-    for (const name of ['n1', 'n2', 'n3'])
-      specs.push({ name, client: await freePort(), peer: await freePort() });
-    const members = await Promise.all(specs.map((s) => start(config(s, specs, 'new'))));
-    const leader = await until('a leader', () => members.find((m) => m.member.isLeader()));
+    const { specs, members, leader } = await startThree(['n1', 'n2', 'n3']);
     const leaderSpec = specs[members.indexOf(leader)]!;
-    const notices = async (): Promise<Record<string, number>> => {
-      const text = await (await fetch(`http://127.0.0.1:${leaderSpec.client}/metrics`)).text();
-      const out: Record<string, number> = { immediate: 0, replaced: 0, expired: 0 };
-      for (const line of text.split('\n')) {
-        const m = /^keelson_raft_commit_notices_total\{outcome="(\w+)"\} (\d+)/.exec(line);
-        if (m !== null) out[m[1]!] = Number(m[2]);
-      }
-      return out;
+    // A labelled counter appears with its first increment.
+    const notices = async (): Promise<Record<'immediate' | 'replaced' | 'expired', number>> => {
+      const n = (outcome: string): Promise<number> =>
+        metric(leaderSpec.client, `keelson_raft_commit_notices_total{outcome="${outcome}"}`, 0);
+      return { immediate: await n('immediate'), replaced: await n('replaced'), expired: await n('expired') };
     };
     // Followers forward their own start-up proposals (member attributes), which makes them eager for a
     // second: write in rounds until the leader has held notices, seen them replaced and let one expire.
@@ -331,7 +328,7 @@ describe('commit notices', () => {
       for (let i = 0; i < 10; i++, writes++) await leader.member.put(putReq(`seq/${writes}`, `v${writes}`));
       await new Promise((r) => setTimeout(r, 20));
       const n = await notices();
-      return n.replaced! > 0 && n.expired! > 0 ? n : undefined;
+      return n.replaced > 0 && n.expired > 0 ? n : undefined;
     });
     for (const m of members) {
       await until('every write applied on each member', async () => {
@@ -345,7 +342,7 @@ describe('commit notices', () => {
       expect(r.header.revision).toBeGreaterThan(writes);
     }
     const afterFwd = await notices();
-    expect(afterFwd.immediate!).toBeGreaterThan(afterSeq.immediate!);
+    expect(afterFwd.immediate).toBeGreaterThan(afterSeq.immediate);
     for (const m of members) {
       await m.stop();
       running.delete(m);
