@@ -218,12 +218,30 @@ async function leaseOf(port: number): Promise<string> {
   return lease;
 }
 
+/** The ip:port pairs the EndpointSlices of the kubernetes Service list, sorted. */
+async function kubernetesSliceAddresses(): Promise<string[]> {
+  const slices = (await getJson(
+    `${server?.url}/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=${LABEL_SERVICE_NAME}%3Dkubernetes`,
+  )) as unknown as { items: { endpoints?: { addresses: string[] }[]; ports?: { port: number }[] }[] };
+  const found: string[] = [];
+  for (const slice of slices.items)
+    for (const e of slice.endpoints ?? [])
+      for (const ip of e.addresses) for (const p of slice.ports ?? []) found.push(`${ip}:${p.port}`);
+  return found.sort();
+}
+
+/**
+ * Waits until both the Endpoints and the EndpointSlices list exactly `expected`: the reconciler
+ * writes the Endpoints first, so a test that read only those could see the slices one write behind.
+ */
 async function waitForEndpoints(expected: string[], timeoutMs: number): Promise<number> {
   const startedMs = Date.now();
   const want = [...expected].sort().join(',');
   await waitFor(
-    `kubernetes endpoints = ${want}`,
-    async () => (await kubernetesEndpoints()).join(',') === want,
+    `kubernetes endpoints and endpointslices = ${want}`,
+    async () =>
+      (await kubernetesEndpoints()).join(',') === want &&
+      (await kubernetesSliceAddresses()).join(',') === want,
     timeoutMs,
     100,
   );
