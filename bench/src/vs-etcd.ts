@@ -88,10 +88,47 @@ function positiveInt(name: string, text: string | undefined, fallback: number, m
   return n;
 }
 
-export function parseSettings(argv: string[]): Settings {
-  const { values } = parseArgs({
+export const USAGE = `usage: npm run bench:vs-etcd -- [options]   (or node bench/dist/vs-etcd.js [options])
+
+Keelson's store and etcd 3.4 side by side on 3 loopback members each, alternating rounds on fresh
+clusters; prints one table and writes it to bench/results/ (.md and .json). ~39 minutes with defaults.
+
+  --quick                one short round of everything (defaults below in brackets)
+  --rounds N             rounds per workload, median reported (3 [1]; at most ${roundsMax})
+  --duration S           measured seconds per steady workload (10 [3]; at most ${durationSMax})
+  --warmup S             unmeasured seconds on each fresh cluster first (10 [1]; at most ${warmupSMax})
+  --only IDS             comma-separated workloads (default all): ${WORKLOAD_IDS.join(',')}
+  --revisions N          revisions written for the history case (300000 [20000]; at most ${revisionsMax})
+  --failover-rounds N    kill -9 rounds per failover run (3 [1]; at most 100)
+  --soak-minutes N       length of the 256-client soak (10 [1]; at most ${soakMinutesMax})
+  -h, --help             this text
+`;
+
+/** A bad command line: reported as its message and the usage, without a stack. */
+export class UsageError extends Error {}
+
+/** The settings, or null when --help asks for the usage only. */
+export function parseSettings(argv: string[]): Settings | null {
+  let parsed: ReturnType<typeof parseArgsOf>;
+  try {
+    parsed = parseArgsOf(argv);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help === true) return null;
+  try {
+    return settingsOf(values);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function parseArgsOf(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
+      help: { type: 'boolean', short: 'h', default: false },
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       duration: { type: 'string' },
@@ -103,6 +140,9 @@ export function parseSettings(argv: string[]): Settings {
     },
     strict: true,
   });
+}
+
+function settingsOf(values: ReturnType<typeof parseArgsOf>['values']): Settings {
   const quick = values.quick === true;
   const only = new Set((values.only ?? WORKLOAD_IDS.join(',')).split(',').filter((s) => s !== ''));
   for (const id of only) {
@@ -575,6 +615,10 @@ async function main(): Promise<void> {
     process.stderr.write(`[${t}s] ${line}\n`);
   };
   const s = parseSettings(process.argv.slice(2));
+  if (s === null) {
+    process.stdout.write(USAGE);
+    return;
+  }
   ensureEtcd(log);
   assertImplPresent('etcd');
   assertImplPresent('keelson');
@@ -622,6 +666,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   main().then(
     () => process.exit(0),
     (err: unknown) => {
+      if (err instanceof UsageError) {
+        process.stderr.write(`bench:vs-etcd: ${err.message}\n\n${USAGE}`);
+        process.exit(2);
+      }
       process.stderr.write(`bench:vs-etcd failed: ${err instanceof Error ? err.stack : String(err)}\n`);
       process.exit(1);
     },
