@@ -106,8 +106,7 @@ describe('Disk', () => {
     for (const [k, v] of big) expect(v.equals(values.get(k.toString())!)).toBe(true);
   });
 
-  // Proves writes land whichever path takes them: the reused native batch (puts and deletes, cleared
-  // between writes) and, for a write made while it is busy, the array batch.
+  // Proves concurrent and successive batches land with their puts and deletes.
   it('applies puts and deletes of overlapping and successive writes', async () => {
     const dir = tempDir();
     await writeSample(dir);
@@ -133,6 +132,49 @@ describe('Disk', () => {
       ['s/m/c', '3'],
       ['s/m/d', '4'],
       ['s/m/e', '5'],
+      ['s/m/y', 'sealed-record'],
+    ]);
+  });
+
+  // Proves staged writes land in order: ops staged while a batch is being written go into the other
+  // native batch and land after it; each batch is cleared for reuse; the staged ops' JS buffers may be
+  // changed once staged (they were copied); one write at a time; no staging on a closed database.
+  it('writes staged ops in order, staging into the other batch while one is written', async () => {
+    const dir = tempDir();
+    await writeSample(dir);
+    const disk = await Disk.open(dir);
+    const put = (k: string, v: string) => ({
+      type: 'put' as const,
+      key: Buffer.from(k),
+      value: Buffer.from(v),
+    });
+    const del = (k: string) => ({ type: 'del' as const, key: Buffer.from(k) });
+    const reused = put('s/m/r', 'first');
+    disk.stage([put('s/m/a', '1'), put('s/m/b', '1'), reused, del('s/m/x')]);
+    reused.value.write('xxxxx'); // copied when staged: this change is not written
+    expect(disk.staged).toBe(4);
+    const first = disk.writeStaged(false);
+    expect(disk.staged).toBe(0);
+    await expect(disk.writeStaged(false)).rejects.toThrow(/in flight/);
+    disk.stage([put('s/m/b', '2'), del('s/m/a')]);
+    expect(disk.staged).toBe(2);
+    await first;
+    await disk.writeStaged(false);
+    await disk.writeStaged(true); // nothing staged: nothing to do
+    // The first batch, cleared and reused, carries only what was staged after it was written.
+    disk.stage([put('s/m/c', '3')]);
+    await disk.writeStaged(true);
+    await disk.close();
+    expect(() => disk.stage([put('s/m/d', '4')])).toThrow(
+      /cannot stage state writes: the database is closed/,
+    );
+    const reopened = await Disk.open(dir);
+    const s = await reopened.load();
+    await reopened.close();
+    expect(s!.stateRecords.map(([k, v]) => [k.toString(), v.toString()])).toEqual([
+      ['s/m/b', '2'],
+      ['s/m/c', '3'],
+      ['s/m/r', 'first'],
       ['s/m/y', 'sealed-record'],
     ]);
   });

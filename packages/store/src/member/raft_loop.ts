@@ -46,7 +46,7 @@ const INLINE_WRITE_MAX_ENTRIES = 1;
  */
 const INLINE_WRITE_SLOW_MS = 2;
 
-/** Queued state writes beyond which the Ready loop waits for the disk. */
+/** Staged state writes (ops in native memory) beyond which the Ready loop waits for the disk. */
 const WRITE_QUEUE_OPS_MAX = 200_000;
 
 /**
@@ -96,8 +96,7 @@ export interface RaftLoopOptions {
 export class RaftLoop {
   private running = false;
   private failed = false;
-  private writeQueue: BatchOp[] = [];
-  /** The queued batch must be synced (a snapshot marker); then these run (WAL segments released). */
+  /** The staged batch (Disk.stage) must be synced (a snapshot marker); then these run (WAL segments released). */
   private writeQueueSync = false;
   private writeQueueAfter: Array<() => Promise<void>> = [];
   private flushing: Promise<void> | null = null;
@@ -251,20 +250,21 @@ export class RaftLoop {
     if (rd.committedEntries.length > early) this.applyCommitted(rd.committedEntries.slice(early));
     this.maybeSnapshot();
     // Backpressure: a disk that cannot keep up with the applies slows the loop down, within a bound.
-    if (this.writeQueue.length > WRITE_QUEUE_OPS_MAX) await this.drain();
+    if (this.disk.staged > WRITE_QUEUE_OPS_MAX) await this.drain();
   }
 
   /**
    * Applied state goes to disk behind the Ready loop, many Readies per batch (as etcd commits its
    * backend every 100 ms rather than per apply). No sync is needed: entries are durable in the log,
    * and the applied index moves with the state in the same batch, so a crash that loses a batch
-   * replays the same entries on restart. The queue is FIFO (one batch in flight at a time), so a
-   * snapshot marker or a compaction enqueued after an apply lands after it: the log is never cut
+   * replays the same entries on restart. The ops are staged into the disk's next batch at once
+   * (Disk.stage: copied out of the JS heap) and batches are written in order, one in flight at a time,
+   * so a snapshot marker or a compaction enqueued after an apply lands after it: the log is never cut
    * beyond what the disk holds. These batches never touch keys the Ready loop's sync writes touch
    * (hard state, new entries): LevelDB orders concurrent batches arbitrarily.
    */
   private enqueueWrite(ops: readonly BatchOp[], then?: { sync: true; after: () => Promise<void> }): void {
-    for (const op of ops) this.writeQueue.push(op);
+    this.disk.stage(ops);
     if (then !== undefined) {
       this.writeQueueSync = true;
       this.writeQueueAfter.push(then.after);
@@ -274,8 +274,8 @@ export class RaftLoop {
 
   /** Starts a flush now (a sync request, a full batch) or when the batch interval is up. */
   private scheduleFlush(): void {
-    if (this.flushing !== null || this.writeQueue.length === 0) return;
-    if (this.writeQueueSync || this.writeQueue.length >= BACKEND_BATCH_LIMIT_OPS || this.stopped) {
+    if (this.flushing !== null || this.disk.staged === 0) return;
+    if (this.writeQueueSync || this.disk.staged >= BACKEND_BATCH_LIMIT_OPS || this.stopped) {
       this.flushNow();
       return;
     }
@@ -288,21 +288,19 @@ export class RaftLoop {
     this.flushing ??= this.flushWrites();
   }
 
-  /** Writes one batch: everything queued so far. Whatever is queued meanwhile waits for the next one. */
+  /** Writes one batch: everything staged so far. Whatever is staged meanwhile waits for the next one. */
   private async flushWrites(): Promise<void> {
     try {
-      if (this.writeQueue.length === 0 || this.failed) return;
-      const ops = this.writeQueue;
+      if (this.disk.staged === 0 || this.failed) return;
       const sync = this.writeQueueSync;
       const after = this.writeQueueAfter;
-      this.writeQueue = [];
       this.writeQueueSync = false;
       this.writeQueueAfter = [];
       const t0 = performance.now();
       // Chaos crash points: a synced batch is a local snapshot's marker, every batch an apply write.
       this.hooks.crashPoint?.('before-apply-write');
       if (sync) this.hooks.crashPoint?.('before-snapshot');
-      await this.disk.write(ops, sync);
+      await this.disk.writeStaged(sync);
       this.hooks.crashPoint?.('after-apply-write');
       if (sync) this.hooks.crashPoint?.('after-snapshot');
       this.hooks.observeApply((performance.now() - t0) / 1000);
@@ -321,7 +319,7 @@ export class RaftLoop {
   async drain(): Promise<void> {
     for (let i = 0; i < 10_000 && !this.failed; i++) {
       if (this.flushing !== null) await this.flushing;
-      else if (this.writeQueue.length > 0) this.flushNow();
+      else if (this.disk.staged > 0) this.flushNow();
       else return;
     }
   }
