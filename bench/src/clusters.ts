@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EtcdClient } from '@keelson/store';
+import { EtcdClient, MEMBER_NODE_FLAGS } from '@keelson/store';
 
 export type BenchImpl = 'keelson' | 'etcd';
 export type BenchSignal = 'SIGKILL' | 'SIGTERM';
@@ -263,7 +263,9 @@ export async function launchCluster(o: LaunchOptions): Promise<BenchCluster> {
     if (m.proc !== undefined) throw new Error(`member ${m.name} already runs (pid ${m.proc.pid})`);
     const flags = memberFlags(m, initialCluster, token, o);
     const [cmd, args] =
-      o.impl === 'etcd' ? [etcdBin, flags] : [process.execPath, [keelsonMain, 'store', ...flags]];
+      o.impl === 'etcd'
+        ? [etcdBin, flags]
+        : [process.execPath, [...MEMBER_NODE_FLAGS, keelsonMain, 'store', ...flags]];
     const logFd = openSync(m.logPath, 'a');
     const proc = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);

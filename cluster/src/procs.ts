@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { MEMBER_NODE_FLAGS } from '@keelson/store';
 import type { ComponentPlan } from './components.js';
 import { assert } from './errors.js';
 
@@ -87,7 +88,8 @@ export function spawnComponent(mainScript: string, plan: ComponentPlan, env: Nod
   const fd = openSync(plan.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [mainScript, ...plan.args], {
+    const nodeFlags = plan.kind === 'store' ? MEMBER_NODE_FLAGS : [];
+    child = spawn(process.execPath, [...nodeFlags, mainScript, ...plan.args], {
       stdio: ['ignore', fd, fd],
       env,
       detached: true,

@@ -23,6 +23,7 @@ import {
   readPidFile,
   type UpResult,
 } from '@keelson/cluster';
+import { MEMBER_NODE_FLAGS } from '@keelson/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeBasePort, killLeftovers, sleep } from './harness.js';
 
@@ -101,6 +102,22 @@ describe('keelson cluster', () => {
     const status = await clusterStatus({ dir });
     expect(status.components.map((c) => c.health)).toEqual(Array(6).fill('healthy'));
     expect(readFileSync(clusterPaths(dir).kubeconfig, 'utf8')).toContain(first?.server ?? '?');
+  });
+
+  it("starts the store members, and only them, with the members' Node flags", () => {
+    // Proves `up` passes MEMBER_NODE_FLAGS (V8's smaller young generation) to each store member's node.
+    const argv = (name: string) =>
+      readFileSync(`/proc/${first?.pids[name]}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '');
+    for (const name of ['store-1', 'store-2', 'store-3']) {
+      const args = argv(name);
+      expect(args.slice(1, 1 + MEMBER_NODE_FLAGS.length)).toEqual([...MEMBER_NODE_FLAGS]);
+      expect(args).toContain('store');
+    }
+    for (const name of ['apiserver-1', 'lb']) {
+      for (const f of MEMBER_NODE_FLAGS) expect(argv(name)).not.toContain(f);
+    }
   });
 
   it('serves kubectl get namespaces and get nodes through the LB', async () => {

@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MEMBER_NODE_FLAGS } from '@keelson/store';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { freePorts } from '../util/ports.js';
 
@@ -233,7 +234,9 @@ function memberCommand(impl: StoreImpl, m: Member, token: string, opts: ClusterO
     String(opts.snapshotCount ?? 10_000),
     ...(opts.extraFlags ?? []),
   ];
-  return impl === 'etcd' ? [etcdBin, flags] : [process.execPath, [keelsonMain, 'store', ...flags]];
+  return impl === 'etcd'
+    ? [etcdBin, flags]
+    : [process.execPath, [...MEMBER_NODE_FLAGS, keelsonMain, 'store', ...flags]];
 }
 
 async function newMember(dir: string, name: string): Promise<Member> {

@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EtcdClient } from '@keelson/store';
+import { EtcdClient, MEMBER_NODE_FLAGS } from '@keelson/store';
 
 export interface ClusterOptions {
   /** Where data dirs go (removed by stop() unless keepData). */
@@ -164,6 +164,7 @@ export class ChaosCluster {
     if (this.stopped) throw new Error('the cluster is stopped');
     if (m.proc !== null) throw new Error(`assertion failed: ${m.name} is already running`);
     const args = [
+      ...MEMBER_NODE_FLAGS,
       this.main,
       'store',
       `--name=${m.name}`,

@@ -11,6 +11,7 @@ import {
   DataDirError,
   formatInitialCluster,
   loadMemberConfig,
+  MEMBER_NODE_FLAGS,
   type MemberConfig,
   STORE_FLAGS,
   startMember,
@@ -444,11 +445,16 @@ function spawnMember(plan: ClusterMemberPlan, host: StoreHost): ChildMember {
   try {
     // Own process group: a Ctrl-C in the terminal reaches only the launcher, which then stops each
     // member with one SIGTERM (a member takes a second signal as "exit now").
-    child = spawn(process.execPath, [...process.execArgv, host.mainScript, ...plan.args], {
-      stdio: ['ignore', fd, fd],
-      env,
-      detached: true,
-    });
+    // The member's V8 flags first, so that the launcher's own (node --flag keelson ...) win.
+    child = spawn(
+      process.execPath,
+      [...MEMBER_NODE_FLAGS, ...process.execArgv, host.mainScript, ...plan.args],
+      {
+        stdio: ['ignore', fd, fd],
+        env,
+        detached: true,
+      },
+    );
   } finally {
     closeSync(fd);
   }

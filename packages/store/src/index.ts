@@ -38,6 +38,7 @@ export {
 export { componentLogger, createLogger } from './log.js';
 export { computeClusterId, computeMemberId, idHex } from './member/ids.js';
 export { ETCD_VERSION } from './member/member.js';
+export { MEMBER_NODE_FLAGS } from './member/node_flags.js';
 export { type RunningMember, startMember } from './member/start.js';
 export { createHttpHandler, StoreMetrics } from './metrics.js';
 export { DataDirError } from './storage/disk.js';
