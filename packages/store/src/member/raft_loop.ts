@@ -47,7 +47,7 @@ const INLINE_WRITE_MAX_ENTRIES = 1;
 const INLINE_WRITE_SLOW_MS = 2;
 
 /** Staged state writes (ops in native memory) beyond which the Ready loop waits for the disk. */
-const WRITE_QUEUE_OPS_MAX = 200_000;
+const STAGED_OPS_MAX = 200_000;
 
 /**
  * The state database is written in batches at most this far apart (etcd's backend batch interval).
@@ -97,8 +97,8 @@ export class RaftLoop {
   private running = false;
   private failed = false;
   /** The staged batch (Disk.stage) must be synced (a snapshot marker); then these run (WAL segments released). */
-  private writeQueueSync = false;
-  private writeQueueAfter: Array<() => Promise<void>> = [];
+  private stagedSync = false;
+  private stagedAfter: Array<() => Promise<void>> = [];
   private flushing: Promise<void> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private leader = false;
@@ -250,7 +250,7 @@ export class RaftLoop {
     if (rd.committedEntries.length > early) this.applyCommitted(rd.committedEntries.slice(early));
     this.maybeSnapshot();
     // Backpressure: a disk that cannot keep up with the applies slows the loop down, within a bound.
-    if (this.disk.staged > WRITE_QUEUE_OPS_MAX) await this.drain();
+    if (this.disk.staged > STAGED_OPS_MAX) await this.drain();
   }
 
   /**
@@ -266,8 +266,8 @@ export class RaftLoop {
   private enqueueWrite(ops: readonly BatchOp[], then?: { sync: true; after: () => Promise<void> }): void {
     this.disk.stage(ops);
     if (then !== undefined) {
-      this.writeQueueSync = true;
-      this.writeQueueAfter.push(then.after);
+      this.stagedSync = true;
+      this.stagedAfter.push(then.after);
     }
     this.scheduleFlush();
   }
@@ -275,7 +275,7 @@ export class RaftLoop {
   /** Starts a flush now (a sync request, a full batch) or when the batch interval is up. */
   private scheduleFlush(): void {
     if (this.flushing !== null || this.disk.staged === 0) return;
-    if (this.writeQueueSync || this.disk.staged >= BACKEND_BATCH_LIMIT_OPS || this.stopped) {
+    if (this.stagedSync || this.disk.staged >= BACKEND_BATCH_LIMIT_OPS || this.stopped) {
       this.flushNow();
       return;
     }
@@ -292,10 +292,10 @@ export class RaftLoop {
   private async flushWrites(): Promise<void> {
     try {
       if (this.disk.staged === 0 || this.failed) return;
-      const sync = this.writeQueueSync;
-      const after = this.writeQueueAfter;
-      this.writeQueueSync = false;
-      this.writeQueueAfter = [];
+      const sync = this.stagedSync;
+      const after = this.stagedAfter;
+      this.stagedSync = false;
+      this.stagedAfter = [];
       const t0 = performance.now();
       // Chaos crash points: a synced batch is a local snapshot's marker, every batch an apply write.
       this.hooks.crashPoint?.('before-apply-write');
