@@ -51,6 +51,17 @@ async function writeSample(dir: string, entries = 5): Promise<void> {
   await disk.close();
 }
 
+const put = (k: string, v: string) => ({ type: 'put' as const, key: Buffer.from(k), value: Buffer.from(v) });
+const del = (k: string) => ({ type: 'del' as const, key: Buffer.from(k) });
+
+/** The state records of the data dir, reopened, as [key, value] strings. */
+async function stateRecordsOf(dir: string): Promise<string[][]> {
+  const reopened = await Disk.open(dir);
+  const s = await reopened.load();
+  await reopened.close();
+  return s!.stateRecords.map(([k, v]) => [k.toString(), v.toString()]);
+}
+
 function entry(term: number, index: number, data: string) {
   return { term, index, type: EntryType.Normal, data: Buffer.from(data) };
 }
@@ -111,12 +122,6 @@ describe('Disk', () => {
     const dir = tempDir();
     await writeSample(dir);
     const disk = await Disk.open(dir);
-    const put = (k: string, v: string) => ({
-      type: 'put' as const,
-      key: Buffer.from(k),
-      value: Buffer.from(v),
-    });
-    const del = (k: string) => ({ type: 'del' as const, key: Buffer.from(k) });
     await Promise.all([
       disk.write([put('s/m/a', '1'), put('s/m/b', '2'), del('s/m/x')], false),
       disk.write([put('s/m/c', '3')], false),
@@ -124,10 +129,7 @@ describe('Disk', () => {
     await disk.write([del('s/m/a'), put('s/m/d', '4')], false);
     await disk.write([put('s/m/e', '5')], true);
     await disk.close();
-    const reopened = await Disk.open(dir);
-    const s = await reopened.load();
-    await reopened.close();
-    expect(s!.stateRecords.map(([k, v]) => [k.toString(), v.toString()])).toEqual([
+    expect(await stateRecordsOf(dir)).toEqual([
       ['s/m/b', '2'],
       ['s/m/c', '3'],
       ['s/m/d', '4'],
@@ -143,12 +145,6 @@ describe('Disk', () => {
     const dir = tempDir();
     await writeSample(dir);
     const disk = await Disk.open(dir);
-    const put = (k: string, v: string) => ({
-      type: 'put' as const,
-      key: Buffer.from(k),
-      value: Buffer.from(v),
-    });
-    const del = (k: string) => ({ type: 'del' as const, key: Buffer.from(k) });
     const reused = put('s/m/r', 'first');
     disk.stage([put('s/m/a', '1'), put('s/m/b', '1'), reused, del('s/m/x')]);
     reused.value.write('xxxxx'); // copied when staged: this change is not written
@@ -168,10 +164,7 @@ describe('Disk', () => {
     expect(() => disk.stage([put('s/m/d', '4')])).toThrow(
       /cannot stage state writes: the database is closed/,
     );
-    const reopened = await Disk.open(dir);
-    const s = await reopened.load();
-    await reopened.close();
-    expect(s!.stateRecords.map(([k, v]) => [k.toString(), v.toString()])).toEqual([
+    expect(await stateRecordsOf(dir)).toEqual([
       ['s/m/b', '2'],
       ['s/m/c', '3'],
       ['s/m/r', 'first'],
