@@ -81,10 +81,14 @@ interface Settings {
   only: Set<string>;
 }
 
+/** A bad command line: reported as its message and the usage, without a stack. */
+export class UsageError extends Error {}
+
 function positiveInt(name: string, text: string | undefined, fallback: number, max: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer in 1..${max}`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`--${name} must be an integer in 1..${max}`);
   return n;
 }
 
@@ -104,9 +108,6 @@ clusters; prints one table and writes it to bench/results/ (.md and .json). ~39 
   -h, --help             this text
 `;
 
-/** A bad command line: reported as its message and the usage, without a stack. */
-export class UsageError extends Error {}
-
 /** The settings, or null when --help asks for the usage only. */
 export function parseSettings(argv: string[]): Settings | null {
   let parsed: ReturnType<typeof parseArgsOf>;
@@ -115,13 +116,7 @@ export function parseSettings(argv: string[]): Settings | null {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { values } = parsed;
-  if (values.help === true) return null;
-  try {
-    return settingsOf(values);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parsed.values.help === true ? null : settingsOf(parsed.values);
 }
 
 function parseArgsOf(argv: string[]) {
@@ -147,7 +142,7 @@ function settingsOf(values: ReturnType<typeof parseArgsOf>['values']): Settings 
   const only = new Set((values.only ?? WORKLOAD_IDS.join(',')).split(',').filter((s) => s !== ''));
   for (const id of only) {
     if (!WORKLOAD_IDS.includes(id))
-      throw new Error(`--only: unknown workload ${id} (known: ${WORKLOAD_IDS})`);
+      throw new UsageError(`--only: unknown workload ${id} (known: ${WORKLOAD_IDS})`);
   }
   const rounds = positiveInt('rounds', values.rounds, quick ? 1 : 3, roundsMax);
   return {
